@@ -1,0 +1,33 @@
+# `make demo` and `make test` each install everything they need on a fresh machine.
+PYTHON ?= python3
+PIP := $(PYTHON) -m pip
+STAMP := .make/installed
+
+.PHONY: install system-deps demo test lint bench clean
+
+# Debian packages: the real HOL Light and the num library its toplevel needs.
+system-deps:
+	@if ! [ -x /usr/share/hol-light/ocaml ] || ! dpkg -s libnum-ocaml-dev >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hol-light libnum-ocaml-dev; \
+	fi
+
+# torch first, pinned to the CPU wheel, so nothing later pulls in the CUDA build.
+$(STAMP): setup.cfg pyproject.toml
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e ".[dev]"
+	@mkdir -p .make && touch $(STAMP)
+
+install: system-deps $(STAMP)
+
+demo: install
+	aitp prove --env SR-v0 --planner bestfs --split valid --limit 20 --budget 200 --out runs/demo
+
+test: install
+	ruff check .
+	$(PYTHON) -m pytest -q
+
+bench: install
+	$(PYTHON) bench/sr.py
+
+clean:
+	rm -rf .make runs build *.egg-info .pytest_cache
