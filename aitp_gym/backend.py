@@ -1,0 +1,60 @@
+"""The prover backend protocol that every environment implements."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from aitp_gym.tree import Goal, Outcome
+
+if TYPE_CHECKING:
+    from aitp_gym.proof import ProofStep
+
+SPLITS = ("train", "valid", "test")
+
+
+@dataclass(frozen=True)
+class Theorem:
+    """A statement to prove. ``data`` is backend-specific (a target expression, a HOL term, ...)."""
+
+    id: str
+    statement: str
+    split: str = ""
+    data: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
+
+
+@runtime_checkable
+class ProverBackend(Protocol):
+    """A prover seen from the caller's side as stateless: ``apply`` takes any goal of the tree,
+    so planners can expand goals in any order. Backends start their prover lazily, on first use,
+    so listing theorems never pays a prover start."""
+
+    env_id: str
+
+    def theorems(self, split: str) -> Sequence[Theorem]:
+        """The fixed theorem set of a split (``train``, ``valid`` or ``test``)."""
+        ...
+
+    def start(self, theorem: Theorem) -> Goal:
+        """The root goal of ``theorem``."""
+        ...
+
+    def apply(self, goal: Goal, tactic: str, timeout: float | None = None) -> Outcome:
+        """Apply one tactic to one goal. Never raises for a bad tactic: that is an error outcome."""
+        ...
+
+    def check(self, theorem: Theorem, proof: ProofStep) -> tuple[bool, str]:
+        """Replay ``proof`` on a fresh prover instance; (ok, message)."""
+        ...
+
+    def close(self) -> None:
+        ...
+
+
+class SupportsCandidates(Protocol):
+    """Backends that can list applicable tactics, which gives model-free planners a policy."""
+
+    def candidate_tactics(self, goal: Goal) -> list[str]:
+        ...
+

@@ -1,0 +1,29 @@
+"""Exceptions. Expected failures (a bad tactic, a tactic that times out) are ``Outcome`` values;
+these are for broken infrastructure and bad configuration."""
+
+
+class AitpError(Exception):
+    """Base class of aitp-gym's exceptions."""
+
+
+class DependencyNotInstalled(AitpError):
+    """An optional prover or library is missing; the message says how to install it."""
+
+
+class ProverError(AitpError):
+    """The prover process could not start, crashed, or stopped answering."""
+
+
+class ProverTimeout(ProverError):
+    """The prover did not answer within the watchdog's deadline."""
+
+
+class UnknownTheorem(AitpError, KeyError):
+    """A theorem id or index that the backend does not have."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; keep it readable
+        return str(self.args[0]) if self.args else ""
+
+
+class TraceFormatError(AitpError, ValueError):
+    """A trace file that is not a valid aitp-gym trace, or has an unsupported schema version."""

@@ -1,0 +1,62 @@
+"""What planners ask of models: a tactic policy and a critic. Models live in ``agents/``."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+from aitp_gym.tree import Goal
+
+
+@runtime_checkable
+class TacticPolicy(Protocol):
+    """Goals → ranked ``(tactic, logprob)`` candidates, best first (at most ``k`` per goal)."""
+
+    name: str
+
+    def propose(self, goals: Sequence[Goal], k: int | None = None) -> list[list[tuple[str, float]]]:
+        ...
+
+
+@runtime_checkable
+class Critic(Protocol):
+    """Goals → estimated provability in [0, 1]."""
+
+    name: str
+
+    def value(self, goals: Sequence[Goal]) -> list[float]:
+        ...
+
+
+class UniformPolicy:
+    """The model-free default: the uniform distribution over a backend's enumerated tactics."""
+
+    name = "uniform"
+
+    def __init__(self, backend: object) -> None:
+        enumerate_ = getattr(backend, "candidate_tactics", None)
+        if enumerate_ is None:
+            raise TypeError(f"{type(backend).__name__} cannot enumerate tactics, so there is no "
+                            "model-free policy for it; pass a TacticPolicy")
+        self._enumerate = enumerate_
+
+    def propose(self, goals: Sequence[Goal], k: int | None = None) -> list[list[tuple[str, float]]]:
+        out = []
+        for goal in goals:
+            tactics = self._enumerate(goal)
+            logp = -math.log(len(tactics)) if tactics else 0.0
+            out.append([(t, logp) for t in tactics[:k]])
+        return out
+
+
+class ConstantCritic:
+    """The model-free default critic: every goal is a coin flip."""
+
+    name = "constant"
+
+    def __init__(self, value: float = 0.5) -> None:
+        self._value = value
+
+    def value(self, goals: Sequence[Goal]) -> list[float]:
+        return [self._value] * len(goals)

@@ -1,0 +1,141 @@
+"""The versioned trace format: one JSON record per proof attempt.
+
+A record has four parts:
+
+* ``header``: env id, theorem id and statement, planner and its settings, model versions, budget, seed;
+* ``nodes``: every goal of the tree (id, key, text, status, depth, and optional planner statistics);
+* ``edges``: every tactic application in application order, with outcome, message, time stamps;
+* ``result``: proved or not, the replay-checked proof, and search statistics.
+
+Files are written atomically (write to a temporary file in the same folder, fsync, rename), so a
+crash mid-write leaves either the old file or none, never a truncated one. ``iter_traces`` streams
+records from a ``.json`` file, a ``.jsonl`` file, or a folder of them, without loading all at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aitp_gym.errors import TraceFormatError
+from aitp_gym.tree import ProofTree
+
+SCHEMA = "aitp-trace"
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class TraceRecord:
+    header: dict[str, Any]
+    nodes: list[dict[str, Any]]
+    edges: list[dict[str, Any]]
+    result: dict[str, Any]
+    version: int = SCHEMA_VERSION
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema": SCHEMA, "version": self.version, "header": self.header, "nodes": self.nodes,
+                "edges": self.edges, "result": self.result, **self.extra}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TraceRecord:
+        if not isinstance(d, dict) or d.get("schema") != SCHEMA:
+            raise TraceFormatError("not an aitp-gym trace record (missing schema 'aitp-trace')")
+        version = d.get("version")
+        if version != SCHEMA_VERSION:
+            raise TraceFormatError(f"trace schema version {version} is not supported (this aitp-gym reads "
+                                   f"version {SCHEMA_VERSION})")
+        known = {"schema", "version", "header", "nodes", "edges", "result"}
+        try:
+            return cls(d["header"], d["nodes"], d["edges"], d["result"], version,
+                       {k: v for k, v in d.items() if k not in known})
+        except KeyError as e:
+            raise TraceFormatError(f"trace record lacks the field {e.args[0]!r}") from e
+
+    @classmethod
+    def from_tree(cls, tree: ProofTree, header: dict[str, Any], result: dict[str, Any],
+                  node_stats: dict[int, dict[str, Any]] | None = None) -> TraceRecord:
+        """Serialise a proof tree. ``node_stats`` holds planner statistics (visit counts, Q values)."""
+        node_stats = node_stats or {}
+        nodes = []
+        for n in tree.nodes:
+            rec = {"id": n.id, "key": n.goal.key, "text": n.goal.text, "status": n.status.value,
+                   "depth": n.depth, "exhausted": n.exhausted}
+            if n.id in node_stats:
+                rec["stats"] = node_stats[n.id]
+            nodes.append(rec)
+        edges = [{"id": e.id, "parent": e.parent.id, "tactic": e.tactic, "logprob": e.logprob,
+                  "outcome": e.outcome.value, "message": e.message, "elapsed": e.elapsed, "t": e.time,
+                  "children": [c.id for c in e.children], "cycle": e.cycle} for e in tree.edges]
+        return cls(header, nodes, edges, result)
+
+
+def _json_default(obj: Any) -> Any:
+    # numpy scalars and arrays, without importing numpy here
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if hasattr(obj, "item"):
+        return obj.item()
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old content or the new, never a mix."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def write_trace(path: str | os.PathLike[str], record: TraceRecord) -> None:
+    """Write one record as a ``.json`` file, atomically."""
+    atomic_write_text(path, json.dumps(record.to_dict(), default=_json_default, ensure_ascii=False))
+
+
+def write_traces(path: str | os.PathLike[str], records: Iterable[TraceRecord]) -> None:
+    """Write many records as one ``.jsonl`` shard, atomically."""
+    lines = (json.dumps(r.to_dict(), default=_json_default, ensure_ascii=False) for r in records)
+    atomic_write_text(path, "".join(line + "\n" for line in lines))
+
+
+def iter_traces(path: str | os.PathLike[str]) -> Iterator[TraceRecord]:
+    """Stream records from a ``.json`` or ``.jsonl`` file, or from every such file in a folder
+    (sorted by name; temporary files of interrupted writes are skipped)."""
+    path = Path(path)
+    if path.is_dir():
+        for p in sorted(path.iterdir()):
+            if p.suffix in (".json", ".jsonl") and not p.name.startswith("."):
+                yield from iter_traces(p)
+        return
+    with open(path, encoding="utf-8") as f:
+        if path.suffix == ".jsonl":
+            for lineno, line in enumerate(f, 1):
+                if line.strip():
+                    yield _parse(line, f"{path}:{lineno}")
+        else:
+            yield _parse(f.read(), str(path))
+
+
+def _parse(text: str, where: str) -> TraceRecord:
+    try:
+        return TraceRecord.from_dict(json.loads(text))
+    except json.JSONDecodeError as e:
+        raise TraceFormatError(f"{where}: not valid JSON ({e})") from e
+    except TraceFormatError as e:
+        raise TraceFormatError(f"{where}: {e}") from e

@@ -1,0 +1,323 @@
+"""The symbolic-regression prover, after Evariste's SR environment.
+
+A theorem is a hidden target known only by its values ``y`` at points ``x``. A goal is the current
+expression with its values ``ŷ``; the first goal is ``0``. A tactic rewrites the expression at a
+position; the goal is proved when ``ŷ`` matches ``y`` at every point.
+
+Tactic syntax (positions count nodes in prefix order, see ``envs/sr/expr.py``)::
+
+    init @0 A=x          0 -> A        (only on a constant 0)
+    sin @2               A -> sin(A)   (and neg exp ln pow2 inv sqrt cos tan sinh cosh tanh abs)
+    add @0 B=sin(x)      A -> A + B    (and sub mul div)
+
+``A``/``B`` substitutions are small expressions in ``x`` with integer constants (at most
+``MAX_SUBSTITUTION_SIZE`` nodes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from aitp_gym.backend import SPLITS, Theorem
+from aitp_gym.proof import ProofStep, replay_proof
+from aitp_gym.tree import Goal, Outcome, OutcomeKind
+from envs.sr import expr as E
+
+ENV_ID = "SR-v0"
+N_POINTS = 20
+DEFAULT_POINTS = np.linspace(-10.0, 10.0, N_POINTS)
+RTOL, ATOL = 1e-5, 1e-8
+MAX_SUBSTITUTION_SIZE = 7
+MAX_EXPRESSION_SIZE = 64
+MAX_TACTIC_LENGTH = 512
+UNARY_RULES = tuple(E.UNARY)
+BINARY_RULES = tuple(E.BINARY)
+RULES = ("init", *UNARY_RULES, *BINARY_RULES)
+DEFAULT_SUBSTITUTIONS = ("x", "1", "2", "3")
+
+# Split sizes and difficulties (number of operators in the target). Each split has its own seed,
+# and valid/test targets are kept out of train.
+SPLIT_SPECS: dict[str, dict[str, Any]] = {
+    "train": {"seed": 1000, "per_difficulty": 200, "difficulties": range(1, 7)},
+    "valid": {"seed": 2000, "per_difficulty": 20, "difficulties": range(1, 6)},
+    "test": {"seed": 3000, "per_difficulty": 20, "difficulties": range(1, 6)},
+}
+
+_TACTIC_RE = re.compile(r"^\s*([a-z0-9]+)\s*@\s*(\d{1,4})\s*(?:([AB])\s*=\s*(\S.*?))?\s*$")
+
+
+@dataclass(frozen=True)
+class SRState:
+    expr: E.Expr
+    x: np.ndarray
+    y: np.ndarray
+    y_hat: np.ndarray
+
+
+class SRBackend:
+    """Pure Python and NumPy; stateless, so ``check`` can simply replay on a fresh instance."""
+
+    env_id = ENV_ID
+
+    def __init__(self) -> None:
+        self._splits: dict[str, list[Theorem]] = {}
+
+    # ------------------------------------------------------------------ theorems
+    def theorems(self, split: str) -> Sequence[Theorem]:
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
+        if split not in self._splits:
+            exclude: set[str] = set()
+            if split == "train":  # keep evaluation targets out of training
+                exclude = {t.data["target"] for s in ("valid", "test") for t in self.theorems(s)}
+            spec = SPLIT_SPECS[split]
+            self._splits[split] = generate_split(split, spec["seed"], spec["difficulties"],
+                                                 spec["per_difficulty"], exclude)
+        return self._splits[split]
+
+    def custom_theorem(self, options: Mapping[str, Any]) -> Theorem:
+        """A user's theorem: ``{"target": "x**3 + x", "points": array}`` or ``{"x": xs, "y": ys}``."""
+        if "target" in options:
+            unknown = set(options) - {"target", "points"}
+            if unknown:
+                raise ValueError(f"unknown options {sorted(unknown)} with 'target' (allowed: target, points)")
+            return make_theorem(options["target"], options.get("points"))
+        if "x" in options and "y" in options:
+            return theorem_from_data(options["x"], options["y"])
+        raise ValueError("SR-v0 reset options: {'theorem': id}, {'target': str, 'points': array} "
+                         "or {'x': array, 'y': array}")
+
+    # ------------------------------------------------------------------ proving
+    def start(self, theorem: Theorem) -> Goal:
+        x, y = theorem_arrays(theorem)
+        return make_goal(E.ZERO, x, y)
+
+    def apply(self, goal: Goal, tactic: str, timeout: float | None = None) -> Outcome:
+        t0 = time.perf_counter()
+        try:
+            state = goal.data
+            if not isinstance(state, SRState):
+                return Outcome.error("not an SR-v0 goal")
+            new_expr = apply_rule(state.expr, tactic)
+            y_hat = E.evaluate(new_expr, state.x)
+            bad = ~np.isfinite(y_hat) & np.isfinite(state.y)
+            if bad.any():
+                return Outcome.error(
+                    f"{E.to_str(new_expr)} is NaN or infinite at {int(bad.sum())} of {len(bad)} points where "
+                    "the target is finite", time.perf_counter() - t0)
+            if np.isclose(y_hat, state.y, rtol=RTOL, atol=ATOL, equal_nan=True).all():
+                return Outcome.proved(time.perf_counter() - t0)
+            return Outcome.ok((make_goal(new_expr, state.x, state.y, y_hat),), time.perf_counter() - t0)
+        except TacticError as e:
+            return Outcome.error(str(e), time.perf_counter() - t0)
+
+    def candidate_tactics(self, goal: Goal) -> list[str]:
+        """Every rule at every position, with the default substitutions for A and B."""
+        state: SRState = goal.data
+        out: list[str] = []
+        for pos, sub in enumerate(E.subexpressions(state.expr)):
+            if sub == E.ZERO:
+                out.extend(f"init @{pos} A={s}" for s in DEFAULT_SUBSTITUTIONS)
+                continue
+            out.extend(f"{rule} @{pos}" for rule in UNARY_RULES)
+            out.extend(f"{rule} @{pos} B={s}" for rule in BINARY_RULES for s in DEFAULT_SUBSTITUTIONS)
+        return out
+
+    def check(self, theorem: Theorem, proof: ProofStep) -> tuple[bool, str]:
+        return replay_proof(SRBackend(), theorem, proof)
+
+    def close(self) -> None:
+        pass
+
+
+# ---------------------------------------------------------------------- tactics
+class TacticError(ValueError):
+    pass
+
+
+def apply_rule(expr: E.Expr, tactic: str) -> E.Expr:
+    """The expression after ``tactic``; raises ``TacticError`` with a readable reason."""
+    if not isinstance(tactic, str):
+        raise TacticError(f"a tactic must be a string, not {type(tactic).__name__}")
+    if len(tactic) > MAX_TACTIC_LENGTH:
+        raise TacticError(f"tactic is longer than {MAX_TACTIC_LENGTH} characters")
+    m = _TACTIC_RE.match(tactic)
+    if m is None:
+        raise TacticError(f"cannot parse tactic {tactic[:80]!r}; expected 'RULE @POS' or 'RULE @POS B=EXPR', "
+                          "e.g. 'sin @0' or 'add @0 B=x'")
+    rule, pos, var, sub_src = m.group(1), int(m.group(2)), m.group(3), m.group(4)
+    if rule not in RULES:
+        raise TacticError(f"unknown rule {rule!r}; rules: {', '.join(RULES)}")
+    nodes = E.subexpressions(expr)
+    if pos >= len(nodes):
+        raise TacticError(f"position {pos} is out of range: the expression has {len(nodes)} node(s), "
+                          f"positions 0-{len(nodes) - 1}")
+    wanted = "A" if rule == "init" else "B" if rule in BINARY_RULES else None
+    if wanted is None and var is not None:
+        raise TacticError(f"rule {rule!r} takes no substitution")
+    if wanted is not None and var != wanted:
+        raise TacticError(f"rule {rule!r} needs a substitution {wanted}=EXPR, e.g. '{rule} @{pos} {wanted}=x'")
+    sub = None
+    if sub_src is not None:
+        try:
+            sub = E.parse(sub_src, integers_only=True, max_size=MAX_SUBSTITUTION_SIZE)
+        except E.ExprError as e:
+            raise TacticError(f"invalid substitution {var}={sub_src[:40]!r}: {e}") from None
+    if rule == "init":
+        if nodes[pos] != E.ZERO:
+            raise TacticError(f"rule 'init' (0 -> A) applies only to the constant 0; position {pos} is "
+                              f"{E.to_str(nodes[pos])!r}")
+        new = E.replace_at(expr, pos, lambda _: sub)
+    elif rule in BINARY_RULES:
+        new = E.replace_at(expr, pos, lambda a: (rule, a, sub))
+    else:
+        new = E.replace_at(expr, pos, lambda a: (rule, a))
+    if E.size(new) > MAX_EXPRESSION_SIZE:
+        raise TacticError(f"expression would have {E.size(new)} nodes; the limit is {MAX_EXPRESSION_SIZE}")
+    return new
+
+
+# ---------------------------------------------------------------------- goals and theorems
+def _row(values: np.ndarray) -> str:
+    return " ".join(f"{v:.4g}" for v in values.tolist())
+
+
+def make_goal(expr: E.Expr, x: np.ndarray, y: np.ndarray, y_hat: np.ndarray | None = None) -> Goal:
+    if y_hat is None:
+        y_hat = E.evaluate(expr, x)
+    text = f"f(x) = {E.to_str(expr)}\ny: {_row(y)}\nŷ: {_row(y_hat)}"
+    return Goal(text, E.to_prefix(expr), SRState(expr, x, y, y_hat))
+
+
+def theorem_arrays(theorem: Theorem) -> tuple[np.ndarray, np.ndarray]:
+    x = np.asarray(theorem.data["x"], dtype=np.float64)
+    y = theorem.data.get("y")
+    if y is None:
+        y = E.evaluate(E.parse(theorem.data["target"], allow_pow=True), x)
+    return x, np.asarray(y, dtype=np.float64)
+
+
+def _check_data(x: np.ndarray, y: np.ndarray) -> None:
+    if x.ndim != 1 or y.shape != x.shape or len(x) == 0:
+        raise ValueError(f"x and y must be 1-D arrays of one length, got shapes {x.shape} and {y.shape}")
+    if not np.isfinite(x).all():
+        raise ValueError("the points x must be finite")
+    n_bad = int((~np.isfinite(y)).sum())
+    if n_bad * 2 > len(y):
+        raise ValueError(f"the target is NaN or infinite at {n_bad} of {len(y)} points (more than half)")
+    if np.isclose(0.0, y, rtol=RTOL, atol=ATOL).all():
+        raise ValueError("the target is 0 at every point: the first goal is already solved")
+
+
+def make_theorem(target: str, points: Any = None, theorem_id: str | None = None, split: str = "",
+                 proof: list[str] | None = None, difficulty: int | None = None) -> Theorem:
+    """A theorem from a target expression string, at ``points`` (default: 20 in [-10, 10])."""
+    parsed = E.parse(target, allow_pow=True)
+    x = DEFAULT_POINTS if points is None else np.asarray(points, dtype=np.float64)
+    y = E.evaluate(parsed, x)
+    _check_data(x, y)
+    text = E.to_str(parsed)
+    if theorem_id is None:
+        theorem_id = "sr-user-" + hashlib.sha1(f"{text}|{x.tobytes().hex()}".encode()).hexdigest()[:10]
+    data: dict[str, Any] = {"target": text, "x": x, "y": y}
+    if proof is not None:
+        data["proof"] = proof
+    if difficulty is not None:
+        data["difficulty"] = difficulty
+    return Theorem(theorem_id, f"find f with f(x) = {text} at {len(x)} points", split, data)
+
+
+def theorem_from_data(x: Any, y: Any) -> Theorem:
+    """A theorem from raw data with no known expression."""
+    xs, ys = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    _check_data(xs, ys)
+    digest = hashlib.sha1(xs.tobytes() + ys.tobytes()).hexdigest()[:10]
+    return Theorem(f"sr-data-{digest}", f"fit {len(xs)} data points", "", {"x": xs, "y": ys})
+
+
+def proof_from_script(tactics: Sequence[str]) -> ProofStep:
+    """SR proofs are linear: each tactic leaves one goal, so a script nests into a chain."""
+    root = ProofStep(tactics[-1])
+    for tactic in reversed(tactics[:-1]):
+        root = ProofStep(tactic, children=[root])
+    return root
+
+
+# ---------------------------------------------------------------------- generator
+def random_theorem(rng: np.random.Generator, difficulty: int, points: np.ndarray = DEFAULT_POINTS,
+                   max_tries: int = 1000) -> tuple[str, list[str]]:
+    """A random target with ``difficulty`` operators, and its ground-truth proof from ``0``.
+
+    As in Evariste's backward walk, the proof is the sequence of rule applications that built the
+    target. Samples are rejected when the target is NaN at more than half the points, when a step
+    would be an error, or when the data is already fitted before the last step (so ``difficulty``
+    is honest).
+    """
+    leaves = DEFAULT_SUBSTITUTIONS
+    for _ in range(max_tries):
+        expr: E.Expr = E.ZERO
+        first = "x" if rng.random() < 0.8 else str(leaves[rng.integers(1, len(leaves))])
+        script = [f"init @0 A={first}"]
+        expr = apply_rule(expr, script[0])
+        for _ in range(difficulty):
+            pos = int(rng.integers(E.size(expr)))
+            if rng.random() < 0.5:
+                rule = UNARY_RULES[rng.integers(len(UNARY_RULES))]
+                tactic = f"{rule} @{pos}"
+            else:
+                rule = BINARY_RULES[rng.integers(len(BINARY_RULES))]
+                tactic = f"{rule} @{pos} B={leaves[rng.integers(len(leaves))]}"
+            script.append(tactic)
+            expr = apply_rule(expr, tactic)
+        y = E.evaluate(expr, points)
+        try:
+            _check_data(points, y)
+        except ValueError:
+            continue
+        if np.abs(y[np.isfinite(y)]).max(initial=0.0) > 1e12:
+            continue
+        theorem = Theorem("", "", "", {"x": points, "y": y})
+        backend = SRBackend()
+        goal = backend.start(theorem)
+        ok = True
+        for i, tactic in enumerate(script):
+            outcome = backend.apply(goal, tactic)
+            last = i == len(script) - 1
+            if outcome.failed or (outcome.kind is OutcomeKind.PROVED) != last:
+                ok = False
+                break
+            if not last:
+                goal = outcome.subgoals[0]
+        if ok:
+            return E.to_str(expr), script
+    raise RuntimeError(f"could not sample a valid difficulty-{difficulty} target in {max_tries} tries")
+
+
+def generate_split(split: str, seed: int, difficulties: Sequence[int] | range, per_difficulty: int,
+                   exclude: set[str] = frozenset()) -> list[Theorem]:
+    rng = np.random.default_rng(seed)
+    out: list[Theorem] = []
+    seen = set(exclude)
+    for difficulty in difficulties:
+        count = 0
+        # Low difficulties have few distinct targets (about a hundred with one operator), so a
+        # split takes what it finds in a bounded number of draws rather than looping forever.
+        for _ in range(per_difficulty * 20):
+            if count == per_difficulty:
+                break
+            target, script = random_theorem(rng, difficulty)
+            if target in seen:
+                continue
+            seen.add(target)
+            out.append(make_theorem(target, theorem_id=f"sr-{split}-{len(out):04d}", split=split,
+                                    proof=script, difficulty=difficulty))
+            count += 1
+    return out
+

@@ -1,0 +1,201 @@
+"""The expand loop that every planner shares: select → propose → apply → update.
+
+A planner subclasses ``Planner`` and fills in ``reset`` (its own statistics), ``select`` (which open
+goals to expand next) and ``update`` (what to do with the new edges). The loop owns budgets,
+timing, proof extraction, replay checking and the trace. Nothing here knows about Gymnasium or
+any prover.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from aitp_gym.attempt import ProofAttempt, as_attempt
+from aitp_gym.policy import ConstantCritic, Critic, TacticPolicy, UniformPolicy
+from aitp_gym.proof import ProofStep, extract_proof
+from aitp_gym.trace import TraceRecord, write_trace
+from aitp_gym.tree import Edge, Goal, ProofNode, ProofTree
+
+
+@dataclass
+class SearchSettings:
+    """Budgets and options every planner has."""
+
+    max_expansions: int = 200
+    """Budget: how many goals may be expanded (one expansion applies up to ``tactics_per_expansion`` tactics)."""
+    time_limit: float = 60.0
+    """Budget: wall-clock seconds for the whole search."""
+    tactics_per_expansion: int | None = None
+    """How many of the policy's candidates to try per expanded goal; None: all it offers."""
+    early_stop: bool = True
+    """Stop as soon as the root is proved."""
+    check_proof: bool = True
+    """Replay the found proof on a fresh prover; "proved" is reported only if the replay succeeds."""
+
+
+@dataclass
+class SearchResult:
+    theorem_id: str
+    planner: str
+    proved: bool
+    proof: ProofStep | None
+    stop_reason: str  # proved | failed | expansions | time | exhausted
+    expansions: int
+    applications: int
+    wall_time: float
+    prover_time: float
+    policy_time: float
+    replay_message: str = ""
+    trace: TraceRecord | None = field(default=None, repr=False)
+
+    @property
+    def bookkeeping_time(self) -> float:
+        """Planner overhead: everything that is neither the prover nor the model."""
+        return max(0.0, self.wall_time - self.prover_time - self.policy_time)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "theorem_id": self.theorem_id, "planner": self.planner, "proved": self.proved,
+            "stop_reason": self.stop_reason, "expansions": self.expansions, "applications": self.applications,
+            "wall_time": self.wall_time, "prover_time": self.prover_time, "policy_time": self.policy_time,
+            "bookkeeping_time": self.bookkeeping_time, "proof_size": self.proof.size() if self.proof else None,
+            "replay_message": self.replay_message,
+        }
+
+
+class Planner(ABC):
+    """A proof-search strategy over the shared ``ProofTree``."""
+
+    name: ClassVar[str]
+    Settings: ClassVar[type[SearchSettings]] = SearchSettings
+
+    def __init__(self, settings: SearchSettings | None = None, **overrides: Any) -> None:
+        self.settings = dataclasses.replace(settings or self.Settings(), **overrides)
+        self.policy: TacticPolicy | None = None
+        self.critic: Critic | None = None
+        self.model_time = 0.0
+
+    # -- what a planner implements ------------------------------------------------------------
+    @abstractmethod
+    def reset(self, tree: ProofTree) -> None:
+        """Start fresh statistics for a new search on ``tree``."""
+
+    @abstractmethod
+    def select(self, tree: ProofTree) -> list[ProofNode]:
+        """The open goals to expand next (empty: nothing left to do)."""
+
+    @abstractmethod
+    def update(self, node: ProofNode, edges: list[Edge]) -> None:
+        """Take in the edges that expanding ``node`` produced."""
+
+    def node_stats(self) -> dict[int, dict[str, Any]]:
+        """Per-node statistics to record in the trace (visit counts, values, ...)."""
+        return {}
+
+    # -- helpers for planners -----------------------------------------------------------------
+    def critic_values(self, goals: Sequence[Goal]) -> list[float]:
+        """The critic's provability estimates, timed as model time."""
+        t0 = time.perf_counter()
+        values = (self.critic or ConstantCritic()).value(goals)
+        self.model_time += time.perf_counter() - t0
+        return values
+
+    def expand(self, attempt: ProofAttempt, nodes: list[ProofNode]) -> list[list[Edge]]:
+        """Ask the policy for candidates for every node in one batch, and apply them all."""
+        t0 = time.perf_counter()
+        proposals = self.policy.propose([n.goal for n in nodes], self.settings.tactics_per_expansion)
+        self.model_time += time.perf_counter() - t0
+        out = []
+        for node, candidates in zip(nodes, proposals, strict=True):
+            out.append([attempt.apply_tactic(node, tactic, logprob) for tactic, logprob in candidates])
+        return out
+
+    # -- the loop ------------------------------------------------------------------------------
+    def search(self, target: Any, policy: TacticPolicy | None = None, critic: Critic | None = None,
+               trace_path: str | Path | None = None, header: dict[str, Any] | None = None) -> SearchResult:
+        """Search for a proof of the theorem of ``target`` (a ``ProofAttempt`` or a reset ``ProofEnv``).
+
+        Without a policy, the uniform distribution over the backend's enumerated tactics is used.
+        """
+        attempt = as_attempt(target)
+        tree = attempt.tree
+        self.policy = policy or UniformPolicy(attempt.backend)
+        self.critic = critic
+        self.model_time = 0.0
+        settings = self.settings
+        started = time.perf_counter()
+        prover_before, apps_before = attempt.prover_time, attempt.applications
+        self.reset(tree)
+        expansions, stop_reason = 0, "exhausted"
+        while True:
+            if tree.proved and settings.early_stop:
+                stop_reason = "proved"
+                break
+            if tree.failed:
+                stop_reason = "failed"
+                break
+            if expansions >= settings.max_expansions:
+                stop_reason = "expansions"
+                break
+            if time.perf_counter() - started >= settings.time_limit:
+                stop_reason = "time"
+                break
+            batch = self.select(tree)[: settings.max_expansions - expansions]
+            if not batch:
+                stop_reason = "proved" if tree.proved else "exhausted"
+                break
+            for node, edges in zip(batch, self.expand(attempt, batch), strict=True):
+                expansions += 1
+                tree.mark_exhausted(node)  # every planner here expands a goal once, with all its candidates
+                self.update(node, edges)
+
+        proof = extract_proof(tree) if tree.proved else None
+        replay_message = ""
+        proved = proof is not None
+        if proof is not None and settings.check_proof:
+            proved, replay_message = attempt.check(proof)
+            if not proved:
+                replay_message = f"replay failed: {replay_message}"
+        wall = time.perf_counter() - started
+        result = SearchResult(attempt.theorem.id, self.name, proved, proof if proved else None, stop_reason,
+                              expansions, attempt.applications - apps_before, wall,
+                              attempt.prover_time - prover_before, self.model_time, replay_message)
+        result.trace = self._trace(attempt, result, header or {})
+        if trace_path is not None:
+            write_trace(trace_path, result.trace)
+        return result
+
+    def _trace(self, attempt: ProofAttempt, result: SearchResult, extra: dict[str, Any]) -> TraceRecord:
+        header = {
+            "env_id": getattr(attempt.backend, "env_id", type(attempt.backend).__name__),
+            "theorem_id": attempt.theorem.id,
+            "statement": attempt.theorem.statement,
+            "planner": self.name,
+            "settings": dataclasses.asdict(self.settings),
+            "policy": getattr(self.policy, "name", type(self.policy).__name__),
+            "critic": getattr(self.critic, "name", None) if self.critic else None,
+            "budget": {"max_expansions": self.settings.max_expansions, "time_limit": self.settings.time_limit},
+            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            **extra,
+        }
+        body = result.summary()
+        body["proof"] = result.proof.to_dict() if result.proof else None
+        body["proof_script"] = result.proof.tactics() if result.proof else None
+        body["tree"] = attempt.tree.stats()
+        return TraceRecord.from_tree(attempt.tree, header, body, self.node_stats())
+
+
+def is_relevant(node: ProofNode) -> bool:
+    """Worth expanding: open, and still needed by some open parent (or the root)."""
+    if not node.is_open:
+        return False
+    if not node.parent_edges:
+        return True
+    return any(e.parent.is_open and not e.is_dead for e in node.parent_edges)
