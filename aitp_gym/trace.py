@@ -7,6 +7,8 @@ A record has four parts:
 * ``edges``: every tactic application in application order, with outcome, message, time stamps;
 * ``result``: proved or not, the replay-checked proof, and search statistics.
 
+A file name ending in ``.gz`` (``x.json.gz``, ``x.jsonl.gz``) is gzip-compressed, transparently.
+
 Files are written atomically (write to a temporary file in the same folder, fsync, rename), so a
 crash mid-write leaves either the old file or none, never a truncated one. ``iter_traces`` streams
 records from a ``.json`` file, a ``.jsonl`` file, or a folder of them, without loading all at once.
@@ -14,6 +16,7 @@ records from a ``.json`` file, a ``.jsonl`` file, or a folder of them, without l
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import tempfile
@@ -84,14 +87,14 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
 
 
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old content or the new, never a mix."""
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old content or the new, never a mix."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -103,28 +106,41 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
         raise
 
 
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Atomic text write; gzip-compressed when the name ends in ``.gz``."""
+    data = text.encode("utf-8")
+    if str(path).endswith(".gz"):
+        data = gzip.compress(data, compresslevel=3, mtime=0)
+    atomic_write_bytes(path, data)
+
+
 def write_trace(path: str | os.PathLike[str], record: TraceRecord) -> None:
-    """Write one record as a ``.json`` file, atomically."""
+    """Write one record as a ``.json`` (or ``.json.gz``) file, atomically."""
     atomic_write_text(path, json.dumps(record.to_dict(), default=_json_default, ensure_ascii=False))
 
 
 def write_traces(path: str | os.PathLike[str], records: Iterable[TraceRecord]) -> None:
-    """Write many records as one ``.jsonl`` shard, atomically."""
+    """Write many records as one ``.jsonl`` (or ``.jsonl.gz``) shard, atomically."""
     lines = (json.dumps(r.to_dict(), default=_json_default, ensure_ascii=False) for r in records)
     atomic_write_text(path, "".join(line + "\n" for line in lines))
 
 
+_SUFFIXES = (".json", ".jsonl", ".json.gz", ".jsonl.gz")
+
+
 def iter_traces(path: str | os.PathLike[str]) -> Iterator[TraceRecord]:
-    """Stream records from a ``.json`` or ``.jsonl`` file, or from every such file in a folder
-    (sorted by name; temporary files of interrupted writes are skipped)."""
+    """Stream records from a ``.json``/``.jsonl`` file (optionally ``.gz``), or from every such
+    file in a folder, sorted by name. Temporary files of interrupted writes are skipped."""
     path = Path(path)
     if path.is_dir():
         for p in sorted(path.iterdir()):
-            if p.suffix in (".json", ".jsonl") and not p.name.startswith("."):
+            if p.name.endswith(_SUFFIXES) and not p.name.startswith("."):
                 yield from iter_traces(p)
         return
-    with open(path, encoding="utf-8") as f:
-        if path.suffix == ".jsonl":
+    name = path.name
+    opener = gzip.open if name.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        if name.endswith((".jsonl", ".jsonl.gz")):
             for lineno, line in enumerate(f, 1):
                 if line.strip():
                     yield _parse(line, f"{path}:{lineno}")

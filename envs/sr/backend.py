@@ -17,6 +17,7 @@ Tactic syntax (positions count nodes in prefix order, see ``envs/sr/expr.py``)::
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -50,7 +51,8 @@ SPLIT_SPECS: dict[str, dict[str, Any]] = {
     "test": {"seed": 3000, "per_difficulty": 20, "difficulties": range(1, 6)},
 }
 
-_TACTIC_RE = re.compile(r"^\s*([a-z0-9]+)\s*@\s*(\d{1,4})\s*(?:([AB])\s*=\s*(\S.*?))?\s*$")
+# One line: spaces and tabs only between the parts (a newline is not whitespace here).
+_TACTIC_RE = re.compile(r"[ \t]*([a-z0-9]+)[ \t]*@[ \t]*(\d{1,4})[ \t]*(?:([AB])[ \t]*=[ \t]*([^\s].*?))?[ \t]*")
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,7 @@ def apply_rule(expr: E.Expr, tactic: str) -> E.Expr:
         raise TacticError(f"a tactic must be a string, not {type(tactic).__name__}")
     if len(tactic) > MAX_TACTIC_LENGTH:
         raise TacticError(f"tactic is longer than {MAX_TACTIC_LENGTH} characters")
-    m = _TACTIC_RE.match(tactic)
+    m = _TACTIC_RE.fullmatch(tactic)
     if m is None:
         raise TacticError(f"cannot parse tactic {tactic[:80]!r}; expected 'RULE @POS' or 'RULE @POS B=EXPR', "
                           "e.g. 'sin @0' or 'add @0 B=x'")
@@ -302,22 +304,23 @@ def random_theorem(rng: np.random.Generator, difficulty: int, points: np.ndarray
 
 def generate_split(split: str, seed: int, difficulties: Sequence[int] | range, per_difficulty: int,
                    exclude: set[str] = frozenset()) -> list[Theorem]:
+    """A fixed theorem set. Difficulties are interleaved (1, 2, 3, ..., 1, 2, 3, ...) so that any
+    prefix of a split, as taken by ``aitp prove --limit``, is a fair sample of it."""
     rng = np.random.default_rng(seed)
-    out: list[Theorem] = []
     seen = set(exclude)
+    by_difficulty: list[list[tuple[int, str, list[str]]]] = []
     for difficulty in difficulties:
-        count = 0
+        found: list[tuple[int, str, list[str]]] = []
         # Low difficulties have few distinct targets (about a hundred with one operator), so a
         # split takes what it finds in a bounded number of draws rather than looping forever.
         for _ in range(per_difficulty * 20):
-            if count == per_difficulty:
+            if len(found) == per_difficulty:
                 break
             target, script = random_theorem(rng, difficulty)
-            if target in seen:
-                continue
-            seen.add(target)
-            out.append(make_theorem(target, theorem_id=f"sr-{split}-{len(out):04d}", split=split,
-                                    proof=script, difficulty=difficulty))
-            count += 1
-    return out
-
+            if target not in seen:
+                seen.add(target)
+                found.append((difficulty, target, script))
+        by_difficulty.append(found)
+    ordered = [item for group in itertools.zip_longest(*by_difficulty) for item in group if item is not None]
+    return [make_theorem(target, theorem_id=f"sr-{split}-{i:04d}", split=split, proof=script, difficulty=difficulty)
+            for i, (difficulty, target, script) in enumerate(ordered)]

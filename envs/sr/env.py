@@ -80,4 +80,5 @@ class SymbolicRegressionEnv(ProofEnv):
 
     def _goal_info(self, node: ProofNode) -> dict[str, Any]:
         state = node.goal.data
-        return {"x": state.x, "y": state.y, "y_hat": state.y_hat, "expression": node.goal.key}
+        # copies: users keep what they are given, and the arrays are shared by every goal of the tree
+        return {"x": state.x.copy(), "y": state.y.copy(), "y_hat": state.y_hat.copy(), "expression": node.goal.key}

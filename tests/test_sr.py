@@ -1,0 +1,148 @@
+import gymnasium as gym
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import aitp_gym  # noqa: F401
+from aitp_gym.tree import OutcomeKind
+from envs.sr import expr as E
+from envs.sr.backend import (
+    RULES,
+    SPLIT_SPECS,
+    SRBackend,
+    make_theorem,
+    proof_from_script,
+    random_theorem,
+    theorem_from_data,
+)
+
+HOSTILE = [
+    "", " ", "\x00", "sin", "@0", "sin @", "sin @-1", "sin @99999", "sin @0 B=x", "add @0", "add @0 A=x",
+    "add @0 B=", "add @0 B=__import__('os').system('echo pwned')", "add @0 B=().__class__", "add @0 B=x.real",
+    "add @0 B=lambda: 1", "add @0 B=[x]", "add @0 B=x if x else x", "add @0 B=1.5", "add @0 B=10**10**10",
+    "add @0 B=" + "(" * 500 + "x" + ")" * 500, "add @0 B=" + "+".join(["x"] * 50), "add @0 B=foo(x)",
+    "add @0 B=sin(x, x)", "add @0 B=y", "init @0 A=x", "rm -rf / @0", "sin @0;; #quit;;", "sin\n@0",
+    "ℕ @0", "sin @0 " + "A" * 10_000, "pow @0 B=3", "eval @0", "__class__ @0",
+]
+
+
+@pytest.fixture
+def goal1():
+    """The goal after 'init @0 A=x' for the target sin(x) + x."""
+    backend = SRBackend()
+    root = backend.start(make_theorem("sin(x) + x"))
+    return backend, backend.apply(root, "init @0 A=x").subgoals[0]
+
+
+def test_hostile_tactics_are_error_outcomes(goal1):
+    backend, goal = goal1
+    for tactic in HOSTILE:
+        outcome = backend.apply(goal, tactic)
+        assert outcome.kind is OutcomeKind.ERROR, tactic
+        assert outcome.message and len(outcome.message) < 400, tactic
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=80) | st.from_regex(r"[a-z0-9]{1,5} ?@ ?[0-9]{1,3}( [AB]=.{0,12})?", fullmatch=True))
+def test_random_strings_never_raise(tactic):
+    backend = SRBackend()
+    goal = backend.apply(backend.start(make_theorem("sin(x) + x")), "init @0 A=x").subgoals[0]
+    outcome = backend.apply(goal, tactic)
+    assert outcome.kind in (OutcomeKind.OK, OutcomeKind.ERROR, OutcomeKind.PROVED)
+
+
+def test_episode_goes_on_after_garbage():
+    env = gym.make("SR-v0")
+    obs, _ = env.reset(options={"target": "sin(x) + x"})
+    for tactic in HOSTILE[:10]:
+        obs2, reward, terminated, truncated, info = env.step(tactic)
+        assert info["error"] and not terminated and obs2 == obs and info["message"]
+    env.step("init @0 A=x")
+    env.step("sin @0")
+    *_, terminated, _, info = env.step("add @0 B=x")
+    assert terminated and info["proved"]
+
+
+def test_messages_explain_what_went_wrong(goal1):
+    backend, goal = goal1
+    assert "out of range" in backend.apply(goal, "sin @5").message
+    assert "unknown rule" in backend.apply(goal, "frob @0").message
+    assert "needs a substitution B" in backend.apply(goal, "add @0").message
+    assert "takes no substitution" in backend.apply(goal, "sin @0 B=x").message
+    assert "only to the constant 0" in backend.apply(goal, "init @0 A=x").message
+    assert "integer constants" in backend.apply(goal, "add @0 B=0.5").message
+    # ln of x is NaN at the negative points, where sin(x) + x is finite
+    assert "NaN or infinite" in backend.apply(goal, "ln @0").message
+
+
+def test_rules_build_expressions_at_prefix_positions(goal1):
+    backend, goal = goal1
+    g = backend.apply(goal, "add @0 B=2").subgoals[0]
+    assert g.key == "add x 2"
+    g = backend.apply(g, "sin @2").subgoals[0]  # positions: 0 add, 1 x, 2 the constant
+    assert g.key == "add x sin 2" and g.text.startswith("f(x) = x + sin(2)")
+    assert len(RULES) == 18  # init, 13 unary, 4 binary
+
+
+def test_expression_print_parse_round_trip():
+    rng = np.random.default_rng(0)
+    for difficulty in range(1, 8):
+        target, _ = random_theorem(rng, difficulty)
+        assert E.to_str(E.parse(target)) == target
+
+
+def test_proved_when_values_match_even_by_another_expression():
+    backend = SRBackend()
+    goal = backend.apply(backend.start(make_theorem("2*x")), "init @0 A=x").subgoals[0]
+    assert backend.apply(goal, "add @0 B=x").kind is OutcomeKind.PROVED
+
+
+def test_nan_matches_only_nan():
+    theorem = make_theorem("sqrt(x)")  # NaN at the 10 negative points: allowed (not more than half)
+    backend = SRBackend()
+    goal = backend.apply(backend.start(theorem), "init @0 A=x").subgoals[0]
+    assert backend.apply(goal, "sqrt @0").kind is OutcomeKind.PROVED
+    assert backend.apply(goal, "abs @0").kind is OutcomeKind.OK
+
+
+def test_user_targets_and_raw_data():
+    env = gym.make("SR-v0")
+    obs, info = env.reset(options={"target": "x**3 + x**2 + x", "points": np.linspace(-1, 1, 20)})
+    assert np.allclose(info["y"], info["x"] ** 3 + info["x"] ** 2 + info["x"])
+    with pytest.raises(ValueError, match="more than half"):
+        make_theorem("ln(x - 100)")
+    with pytest.raises(ValueError, match="only variable is x"):
+        make_theorem("x + z")
+    with pytest.raises(ValueError, match="same length|one length"):
+        theorem_from_data([1, 2, 3], [1, 2])
+    with pytest.raises(ValueError, match="unknown options"):
+        env.reset(options={"target": "x", "pointz": [1]})
+
+
+def test_ground_truth_proofs_replay_and_match_difficulty():
+    backend = SRBackend()
+    for theorem in backend.theorems("valid"):
+        script = theorem.data["proof"]
+        assert len(script) == theorem.data["difficulty"] + 1
+        assert backend.check(theorem, proof_from_script(script)) == (True, "")
+
+
+def test_splits_are_fixed_documented_and_disjoint():
+    a, b = SRBackend(), SRBackend()
+    valid = [t.data["target"] for t in a.theorems("valid")]
+    assert valid == [t.data["target"] for t in b.theorems("valid")]
+    spec = SPLIT_SPECS["valid"]
+    assert len(valid) == spec["per_difficulty"] * len(spec["difficulties"])
+    assert {t.data["difficulty"] for t in a.theorems("valid")[:5]} == set(spec["difficulties"])
+    test = {t.data["target"] for t in a.theorems("test")}
+    train = {t.data["target"] for t in a.theorems("train")}
+    assert not (set(valid) | test) & train
+
+
+def test_candidate_tactics_are_all_applicable(goal1):
+    backend, goal = goal1
+    candidates = backend.candidate_tactics(goal)
+    assert len(candidates) == 13 + 4 * 4
+    outcomes = [backend.apply(goal, t) for t in candidates]
+    assert all(o.kind is not OutcomeKind.ERROR or "NaN" in o.message for o in outcomes)
