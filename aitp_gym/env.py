@@ -128,7 +128,7 @@ class ProofEnv(gym.Env[str, str]):
             self._focus_stack.pop()
         tree = self.attempt.tree
         terminated = tree.proved or tree.failed or not self._focus_stack
-        reward = 1.0 if tree.proved and not was_proved else -self.step_penalty
+        reward = 1.0 if tree.proved and not was_proved else 0.0 - self.step_penalty
         if self.render_mode == "human":
             print(self.render())
         return self._observation(), reward, terminated, False, self._info(edge)
