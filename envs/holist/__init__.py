@@ -1,0 +1,1 @@
+"""HOList-v0: HOL Light as a Gymnasium environment, in the HOList setting."""

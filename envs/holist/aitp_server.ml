@@ -1,0 +1,334 @@
+(* aitp-gym's HOL Light server. Loaded into a warm toplevel after hol.ml (and unix.cma).
+
+   Nothing here evaluates OCaml from a request. Requests are one line each, tab-separated, and
+   carry s-expressions that this file interprets with fixed code:
+     APPLY   <timeout_ms> <goal-sexp> <tactic-sexp>
+     PROVE   <timeout_ms> <goal-sexp> <proof-sexp>     (replay a tactic tree with prove)
+     THEOREMS                                           (the named theorem database)
+     PARSE   <term text>                                (a HOL term quotation, parsed as a term)
+     PING
+   Each reply is one JSON object on one line.
+
+   Process layout: aitp_zygote connects to a control socket and forks one worker per FORK
+   request; each worker connects to its own socket and serves requests until EOF. *)
+
+exception Aitp_timeout;;
+
+(* ------------------------------------------------------------------ JSON output *)
+let aitp_json_string s =
+  let b = Buffer.create (String.length s + 8) in
+  Buffer.add_char b '"';
+  String.iter (fun c ->
+    match c with
+    | '"' -> Buffer.add_string b "\\\""
+    | '\\' -> Buffer.add_string b "\\\\"
+    | '\n' -> Buffer.add_string b "\\n"
+    | '\t' -> Buffer.add_string b "\\t"
+    | c when Char.code c < 0x20 -> Buffer.add_string b (Printf.sprintf "\\u%04x" (Char.code c))
+    | c -> Buffer.add_char b c) s;
+  Buffer.add_char b '"';
+  Buffer.contents b;;
+
+(* ------------------------------------------------------------------ s-expressions *)
+type aitp_sexp = Atom of string | List of aitp_sexp list;;
+
+let aitp_quote s =
+  let b = Buffer.create (String.length s + 2) in
+  Buffer.add_char b '"';
+  String.iter (fun c -> if c = '"' || c = '\\' then Buffer.add_char b '\\'; Buffer.add_char b c) s;
+  Buffer.add_char b '"';
+  Buffer.contents b;;
+
+let aitp_parse_sexp (s : string) : aitp_sexp =
+  let n = String.length s in
+  let pos = ref 0 in
+  let rec skip () = if !pos < n && (s.[!pos] = ' ') then (incr pos; skip ()) in
+  let rec parse () =
+    skip ();
+    if !pos >= n then failwith "sexp: unexpected end"
+    else if s.[!pos] = '(' then begin
+      incr pos;
+      let items = ref [] in
+      let rec loop () =
+        skip ();
+        if !pos >= n then failwith "sexp: unclosed list"
+        else if s.[!pos] = ')' then incr pos
+        else (items := parse () :: !items; loop ()) in
+      loop ();
+      List (List.rev !items)
+    end else if s.[!pos] = '"' then begin
+      incr pos;
+      let b = Buffer.create 16 in
+      let rec loop () =
+        if !pos >= n then failwith "sexp: unclosed string"
+        else if s.[!pos] = '\\' && !pos + 1 < n then (Buffer.add_char b s.[!pos + 1]; pos := !pos + 2; loop ())
+        else if s.[!pos] = '"' then incr pos
+        else (Buffer.add_char b s.[!pos]; incr pos; loop ()) in
+      loop ();
+      Atom (Buffer.contents b)
+    end else begin
+      let start = !pos in
+      while !pos < n && s.[!pos] <> ' ' && s.[!pos] <> '(' && s.[!pos] <> ')' do incr pos done;
+      if !pos = start then failwith "sexp: unexpected ')'";
+      Atom (String.sub s start (!pos - start))
+    end in
+  let result = parse () in
+  skip ();
+  if !pos <> n then failwith "sexp: trailing input";
+  result;;
+
+(* Types and terms, exactly: every variable and constant carries its type. *)
+let rec aitp_sexp_of_type ty =
+  if is_vartype ty then "(tyvar " ^ aitp_quote (dest_vartype ty) ^ ")"
+  else let name, args = dest_type ty in
+    "(" ^ String.concat " " (aitp_quote name :: map aitp_sexp_of_type args) ^ ")";;
+
+let rec aitp_sexp_of_term tm =
+  if is_var tm then let n, ty = dest_var tm in "(v " ^ aitp_sexp_of_type ty ^ " " ^ aitp_quote n ^ ")"
+  else if is_const tm then let n, ty = dest_const tm in "(c " ^ aitp_sexp_of_type ty ^ " " ^ aitp_quote n ^ ")"
+  else if is_comb tm then let f, x = dest_comb tm in "(a " ^ aitp_sexp_of_term f ^ " " ^ aitp_sexp_of_term x ^ ")"
+  else let v, b = dest_abs tm in "(l " ^ aitp_sexp_of_term v ^ " " ^ aitp_sexp_of_term b ^ ")";;
+
+let rec aitp_type_of_sexp sx = match sx with
+  | List [Atom "tyvar"; Atom n] -> mk_vartype n
+  | List (Atom n :: args) -> mk_type (n, map aitp_type_of_sexp args)
+  | _ -> failwith "sexp: bad type";;
+
+let rec aitp_term_of_sexp sx = match sx with
+  | List [Atom "v"; ty; Atom n] -> mk_var (n, aitp_type_of_sexp ty)
+  | List [Atom "c"; ty; Atom n] -> mk_mconst (n, aitp_type_of_sexp ty)
+  | List [Atom "a"; f; x] -> mk_comb (aitp_term_of_sexp f, aitp_term_of_sexp x)
+  | List [Atom "l"; v; b] -> mk_abs (aitp_term_of_sexp v, aitp_term_of_sexp b)
+  | _ -> failwith "sexp: bad term";;
+
+(* A goal: (g ((h "label" TERM) ...) TERM) *)
+let aitp_goal_of_sexp sx : goal = match sx with
+  | List [Atom "g"; List hyps; concl] ->
+      let hyp h = match h with
+        | List [Atom "h"; Atom label; t] -> (label, ASSUME (aitp_term_of_sexp t))
+        | _ -> failwith "sexp: bad hypothesis" in
+      (map hyp hyps, aitp_term_of_sexp concl)
+  | _ -> failwith "sexp: bad goal";;
+
+let aitp_sexp_of_goal ((asl, w) : goal) =
+  "(g (" ^ String.concat " " (map (fun (l, th) -> "(h " ^ aitp_quote l ^ " " ^ aitp_sexp_of_term (concl th) ^ ")") asl)
+  ^ ") " ^ aitp_sexp_of_term w ^ ")";;
+
+let aitp_json_of_goal ((asl, w) as g : goal) =
+  "{\"sexp\":" ^ aitp_json_string (aitp_sexp_of_goal g)
+  ^ ",\"hyps\":[" ^ String.concat "," (map (fun (l, th) ->
+      "{\"label\":" ^ aitp_json_string l ^ ",\"text\":" ^ aitp_json_string (string_of_term (concl th)) ^ "}") asl)
+  ^ "],\"concl\":" ^ aitp_json_string (string_of_term w) ^ "}";;
+
+(* ------------------------------------------------------------------ named theorems *)
+let aitp_theorem_table : (string, thm) Hashtbl.t =
+  let t = Hashtbl.create 4096 in
+  List.iter (fun (n, th) -> if not (Hashtbl.mem t n) then Hashtbl.add t n th) !theorems;
+  t;;
+
+let aitp_thm name =
+  try Hashtbl.find aitp_theorem_table name with Not_found -> failwith ("unknown theorem " ^ name);;
+
+(* Term arguments are HOL quotations, parsed in the context of the goal's free variables so that
+   `n` means the goal's n:num. *)
+let aitp_parse_term_in ((asl, w) : goal) s =
+  let frees = itlist (fun (_, th) acc -> union (frees (concl th)) acc) asl (frees w) in
+  let env = map (fun v -> let n, ty = dest_var v in (n, pretype_of_type ty)) frees in
+  let ptm, rest = (parse_preterm o lex o explode) s in
+  if rest <> [] then failwith "term: unparsed input";
+  term_of_preterm (retypecheck env ptm);;
+
+(* ------------------------------------------------------------------ the tactic set *)
+(* Conversions and conversionals allowed as arguments: a fixed table, never evaluated. *)
+let aitp_conv name = match name with
+  | "BETA_CONV" -> BETA_CONV | "NUM_REDUCE_CONV" -> NUM_REDUCE_CONV
+  | "REAL_RAT_REDUCE_CONV" -> REAL_RAT_REDUCE_CONV | "INT_REDUCE_CONV" -> INT_REDUCE_CONV
+  | "SYM_CONV" -> SYM_CONV | "ETA_CONV" -> ETA_CONV | "NNF_CONV" -> NNF_CONV
+  | "CNF_CONV" -> CNF_CONV | "DNF_CONV" -> DNF_CONV | "NUM_SIMPLIFY_CONV" -> NUM_SIMPLIFY_CONV
+  | "ALL_CONV" -> ALL_CONV
+  | _ -> failwith ("unknown conversion " ^ name);;
+
+let aitp_conversional name : conv -> conv = match name with
+  | "DEPTH_CONV" -> DEPTH_CONV | "ONCE_DEPTH_CONV" -> ONCE_DEPTH_CONV
+  | "TOP_DEPTH_CONV" -> TOP_DEPTH_CONV | "REDEPTH_CONV" -> REDEPTH_CONV
+  | "RAND_CONV" -> RAND_CONV | "LAND_CONV" -> LAND_CONV | "RATOR_CONV" -> RATOR_CONV
+  | "BINDER_CONV" -> BINDER_CONV | "ABS_CONV" -> ABS_CONV | "BINOP_CONV" -> BINOP_CONV
+  | "SUB_CONV" -> SUB_CONV | "I" -> I
+  | _ -> failwith ("unknown conversional " ^ name);;
+
+let rec aitp_conv_of_sexp sx = match sx with
+  | Atom n -> aitp_conv n
+  | List [Atom f; arg] -> aitp_conversional f (aitp_conv_of_sexp arg)
+  | _ -> failwith "bad conversion";;
+
+let rec aitp_conversional_of_sexp sx = match sx with
+  | Atom n -> aitp_conversional n
+  | List (Atom "o" :: fs) -> end_itlist (fun f g -> f o g) (map aitp_conversional_of_sexp fs)
+  | _ -> failwith "bad conversional";;
+
+(* HOList's extra tactics, defined on top of HOL Light's. *)
+let aitp_raw_pop n : tactic = fun (asl, w) ->
+  if n < 0 || n >= length asl then failwith "RAW_POP_TAC: no such assumption"
+  else let l, r = chop_list n asl in ALL_TAC (l @ tl r, w);;
+let aitp_raw_pop_all : tactic = fun (_, w) -> ALL_TAC ([], w);;
+
+let aitp_tactic (g : goal) sx : tactic =
+  let term a = match a with List [Atom "term"; Atom s] -> aitp_parse_term_in g s | _ -> failwith "expected a term" in
+  let thm a = match a with List [Atom "thm"; Atom n] -> aitp_thm n | _ -> failwith "expected a theorem" in
+  let thms a = match a with List (Atom "thms" :: ns) -> map thm ns | _ -> failwith "expected a theorem list" in
+  match sx with
+  | List [Atom "ARITH_TAC"] -> ARITH_TAC
+  | List [Atom "REAL_ARITH_TAC"] -> REAL_ARITH_TAC
+  | List [Atom "REAL_ARITH_TAC2"] -> REAL_ARITH_TAC
+  | List [Atom "EQ_TAC"] -> EQ_TAC
+  | List [Atom "ITAUT_TAC"] -> ITAUT_TAC
+  | List [Atom "DISCH_TAC"] -> DISCH_TAC
+  | List [Atom "MK_COMB_TAC"] -> MK_COMB_TAC
+  | List [Atom "ABS_TAC"] -> ABS_TAC
+  | List [Atom "DISJ1_TAC"] -> DISJ1_TAC
+  | List [Atom "DISJ2_TAC"] -> DISJ2_TAC
+  | List [Atom "ANTS_TAC"] -> ANTS_TAC
+  | List [Atom "CONJ_TAC"] -> CONJ_TAC
+  | List [Atom "REFL_TAC"] -> REFL_TAC
+  | List [Atom "GEN_TAC"] -> GEN_TAC
+  | List [Atom "STRIP_TAC"] -> STRIP_TAC
+  | List [Atom "RAW_POP_ALL_TAC"] -> aitp_raw_pop_all
+  | List [Atom "RAW_POP_TAC"; List [Atom "int"; Atom n]] -> aitp_raw_pop (int_of_string n)
+  | List [Atom "EXISTS_TAC"; t] -> EXISTS_TAC (term t)
+  | List [Atom "X_GEN_TAC"; t] -> X_GEN_TAC (term t)
+  | List [Atom "UNDISCH_TAC"; t] -> UNDISCH_TAC (term t)
+  | List [Atom "RAW_SUBGOAL_TAC"; t] -> SUBGOAL_THEN (term t) ASSUME_TAC
+  | List [Atom "SPEC_TAC"; t1; t2] -> SPEC_TAC (term t1, term t2)
+  | List [Atom "DISJ_CASES_TAC"; a] -> DISJ_CASES_TAC (thm a)
+  | List [Atom "MATCH_ACCEPT_TAC"; a] -> MATCH_ACCEPT_TAC (thm a)
+  | List [Atom "BACKCHAIN_TAC"; a] -> MATCH_MP_TAC (thm a)
+  | List [Atom "MP_TAC"; a] -> MP_TAC (thm a)
+  | List [Atom "RAW_CONJUNCTS_TAC"; a] -> MAP_EVERY ASSUME_TAC (CONJUNCTS (thm a))
+  | List [Atom "ACCEPT_TAC"; a] -> ACCEPT_TAC (thm a)
+  | List [Atom "MATCH_MP_TAC"; a] -> MATCH_MP_TAC (thm a)
+  | List [Atom "SUBST1_TAC"; a] -> SUBST1_TAC (thm a)
+  | List [Atom "CONTR_TAC"; a] -> CONTR_TAC (thm a)
+  | List [Atom "X_CHOOSE_TAC"; t; a] -> X_CHOOSE_TAC (term t) (thm a)
+  | List [Atom "TRANS_TAC"; a; t] -> TRANS_TAC (thm a) (term t)
+  | List [Atom "LABEL_TAC"; List [Atom "label"; Atom l]; a] -> LABEL_TAC l (thm a)
+  | List [Atom "REWRITE_TAC"; l] -> REWRITE_TAC (thms l)
+  | List [Atom "PURE_REWRITE_TAC"; l] -> PURE_REWRITE_TAC (thms l)
+  | List [Atom "PURE_ONCE_REWRITE_TAC"; l] -> PURE_ONCE_REWRITE_TAC (thms l)
+  | List [Atom "ONCE_REWRITE_TAC"; l] -> ONCE_REWRITE_TAC (thms l)
+  | List [Atom "ASM_REWRITE_TAC"; l] -> ASM_REWRITE_TAC (thms l)
+  | List [Atom "SIMP_TAC"; l] -> SIMP_TAC (thms l)
+  | List [Atom "ASM_SIMP_TAC"; l] -> ASM_SIMP_TAC (thms l)
+  | List [Atom "ASM_MESON_TAC"; l] -> ASM_MESON_TAC (thms l)
+  | List [Atom "MESON_TAC"; l] -> MESON_TAC (thms l)
+  | List [Atom "ASM_METIS_TAC"; l] -> ASM_METIS_TAC (thms l)
+  | List [Atom "CONV_TAC"; List [Atom "conv"; c]] -> CONV_TAC (aitp_conv_of_sexp c)
+  | List [Atom "GEN_REWRITE_TAC"; List [Atom "conversional"; c]; l] ->
+      GEN_REWRITE_TAC (aitp_conversional_of_sexp c) (thms l)
+  | _ -> failwith "unknown tactic form";;
+
+(* ------------------------------------------------------------------ running with a deadline *)
+(* HOL Light's syntax extension lexes all-caps names such as ITIMER_REAL as values, so the
+   constructor cannot be written; ITIMER_REAL is the first constructor of Unix.interval_timer. *)
+let aitp_itimer_real : Unix.interval_timer = Obj.magic 0;;
+
+let aitp_with_timeout ms f =
+  let old = Sys.signal Sys.sigalrm (Sys.Signal_handle (fun _ -> raise Aitp_timeout)) in
+  let stop () =
+    ignore (Unix.setitimer aitp_itimer_real { Unix.it_interval = 0.0; Unix.it_value = 0.0 });
+    Sys.set_signal Sys.sigalrm old in
+  ignore (Unix.setitimer aitp_itimer_real { Unix.it_interval = 0.0; Unix.it_value = float_of_int ms /. 1000.0 });
+  try let r = f () in stop (); r with e -> stop (); raise e;;
+
+let aitp_error_json e =
+  let msg = match e with
+    | Failure s -> s
+    | Aitp_timeout -> "timeout"
+    | Stack_overflow -> "stack overflow"
+    | Out_of_memory -> "out of memory"
+    | e -> Printexc.to_string e in
+  if e = Aitp_timeout then "{\"status\":\"timeout\"}"
+  else "{\"status\":\"error\",\"message\":" ^ aitp_json_string msg ^ "}";;
+
+let aitp_apply ms goal_s tac_s =
+  try
+    let g = aitp_goal_of_sexp (aitp_parse_sexp goal_s) in
+    let tac_sx = aitp_parse_sexp tac_s in
+    let (_, subgoals, _) = aitp_with_timeout ms (fun () -> aitp_tactic g tac_sx g) in
+    if subgoals = [] then "{\"status\":\"proved\"}"
+    else "{\"status\":\"ok\",\"goals\":[" ^ String.concat "," (map aitp_json_of_goal subgoals) ^ "]}"
+  with e -> aitp_error_json e;;
+
+(* A proof: (p TACTIC-SEXP CHILD ...). Replayed with HOL Light's own prove on the goal. *)
+let aitp_prove ms goal_s proof_s =
+  try
+    let (asl, w) as g = aitp_goal_of_sexp (aitp_parse_sexp goal_s) in
+    if asl <> [] then failwith "PROVE: only goals without hypotheses";
+    let rec build sx = match sx with
+      | List (Atom "p" :: tac :: []) -> (fun gl -> aitp_tactic gl tac gl)
+      | List (Atom "p" :: tac :: children) ->
+          (fun gl -> ((fun gl -> aitp_tactic gl tac gl) THENL (map build children)) gl)
+      | _ -> failwith "bad proof" in
+    let th = aitp_with_timeout ms (fun () -> prove (w, build (aitp_parse_sexp proof_s))) in
+    if hyp th = [] && aconv (concl th) w then "{\"status\":\"proved\"}"
+    else (ignore g; "{\"status\":\"error\",\"message\":\"the proof proves a different theorem\"}")
+  with e -> aitp_error_json e;;
+
+let aitp_theorems_json () =
+  "[" ^ String.concat "," (map (fun (n, th) ->
+      "{\"name\":" ^ aitp_json_string n ^ ",\"text\":" ^ aitp_json_string (string_of_term (concl th))
+      ^ ",\"hyps\":" ^ string_of_int (length (hyp th))
+      ^ ",\"sexp\":" ^ aitp_json_string (aitp_sexp_of_goal ([], concl th)) ^ "}") !theorems) ^ "]";;
+
+let aitp_parse_json s =
+  try
+    let tm = aitp_parse_term_in ([], mk_const ("T", [])) s in
+    if type_of tm <> bool_ty then failwith "not a proposition (type bool)";
+    "{\"status\":\"ok\",\"goals\":[" ^ aitp_json_of_goal ([], tm) ^ "]}"
+  with e -> aitp_error_json e;;
+
+(* ------------------------------------------------------------------ serving *)
+let aitp_split_tabs line = String.split_on_char '\t' line;;
+
+let aitp_serve ic oc =
+  let reply s = output_string oc s; output_char oc '\n'; flush oc in
+  try while true do
+    let line = input_line ic in
+    let answer = match aitp_split_tabs line with
+      | ["APPLY"; ms; g; t] -> aitp_apply (int_of_string ms) g t
+      | ["PROVE"; ms; g; p] -> aitp_prove (int_of_string ms) g p
+      | ["THEOREMS"] -> aitp_theorems_json ()
+      | ["PARSE"; s] -> aitp_parse_json s
+      | ["PING"] -> "{\"status\":\"pong\",\"pid\":" ^ string_of_int (Unix.getpid ()) ^ "}"
+      | _ -> "{\"status\":\"error\",\"message\":\"bad request\"}" in
+    reply answer
+  done with End_of_file -> ();;
+
+let aitp_connect path =
+  let fd = Unix.socket Unix.PF_UNIX Unix.SOCK_STREAM 0 in
+  Unix.connect fd (Unix.ADDR_UNIX path);
+  (Unix.in_channel_of_descr fd, Unix.out_channel_of_descr fd, fd);;
+
+let rec aitp_reap () =
+  match (try Unix.waitpid [Unix.WNOHANG] (-1) with Unix.Unix_error _ -> (0, Unix.WEXITED 0)) with
+  | (0, _) -> ()
+  | _ -> aitp_reap ();;
+
+let aitp_zygote ctl_path =
+  let ic, oc, ctl_fd = aitp_connect ctl_path in
+  let reply s = output_string oc s; output_char oc '\n'; flush oc in
+  reply ("{\"status\":\"ready\",\"version\":" ^ aitp_json_string hol_version
+         ^ ",\"theorems\":" ^ string_of_int (length !theorems) ^ "}");
+  try while true do
+    let line = input_line ic in
+    aitp_reap ();
+    match aitp_split_tabs line with
+    | ["FORK"; path] ->
+        (match Unix.fork () with
+         | 0 ->
+             Unix.close ctl_fd;
+             let wic, woc, _ = aitp_connect path in
+             aitp_serve wic woc;
+             exit 0
+         | pid -> reply ("{\"status\":\"forked\",\"pid\":" ^ string_of_int pid ^ "}"))
+    | _ -> reply "{\"status\":\"error\",\"message\":\"bad control request\"}"
+  done with End_of_file -> exit 0;;

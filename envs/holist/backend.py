@@ -1,0 +1,228 @@
+"""The HOList prover backend: HOL Light through ``aitp_server.ml``."""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from aitp_gym.backend import SPLITS, Theorem
+from aitp_gym.errors import ProverError, ProverTimeout
+from aitp_gym.proof import ProofStep
+from aitp_gym.tree import Goal, Outcome
+from envs.holist.database import TheoremDatabase, load_database
+from envs.holist.grammar import TacticCall, TacticSyntaxError, parse_tactic
+from envs.holist.prover import Worker, shared_zygote
+
+ENV_ID = "HOList-v0"
+DEFAULT_TACTIC_TIMEOUT = 2.0  # seconds, enforced inside HOL Light
+WATCHDOG_GRACE = 5.0  # extra seconds before the Python watchdog kills a silent worker
+
+
+@dataclass(frozen=True)
+class HOLGoal:
+    sexp: str  # (g ((h "label" TERM) ...) TERM), exact, with types
+    theorem_index: int  # premises must come before this position in the database
+    hyps: tuple[str, ...]
+    concl: str
+
+
+def goal_text(hyps: Sequence[str], concl: str) -> str:
+    return "".join(f"{h}\n" for h in hyps) + f"⊢ {concl}"
+
+
+def _goal_from_json(j: Mapping[str, Any], theorem_index: int) -> Goal:
+    hyps = tuple(h["text"] for h in j["hyps"])
+    return Goal(goal_text(hyps, j["concl"]), j["sexp"], HOLGoal(j["sexp"], theorem_index, hyps, j["concl"]))
+
+
+def proof_sexp(step: ProofStep, parse: Any) -> str:
+    return "(p " + parse(step.tactic).to_sexp() + "".join(" " + proof_sexp(c, parse) for c in step.children) + ")"
+
+
+class HOListBackend:
+    """Stateless from the caller's side: every goal carries its exact s-expression."""
+
+    env_id = ENV_ID
+
+    def __init__(self, tactic_timeout: float = DEFAULT_TACTIC_TIMEOUT, premises_per_tactic: int = 4) -> None:
+        self.tactic_timeout = tactic_timeout
+        self.premises_per_tactic = premises_per_tactic
+        self._db: TheoremDatabase | None = None
+        self._worker: Worker | None = None
+        self._lock = threading.Lock()
+        self._premise_index: _PremiseIndex | None = None
+        self.restarts = 0
+
+    # ------------------------------------------------------------------ database
+    @property
+    def database(self) -> TheoremDatabase:
+        if self._db is None:
+            self._db = load_database(fetch_raw=lambda: self._request("THEOREMS", 300.0))
+        return self._db
+
+    def theorems(self, split: str) -> Sequence[Theorem]:
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
+        return self.database.theorems(split)
+
+    def allowed_premises(self, theorem_index: int) -> list[str]:
+        return [e["name"] for e in self.database.entries[:theorem_index]]
+
+    def custom_theorem(self, options: Mapping[str, Any]) -> Theorem:
+        """``reset(options={"statement": "!n. n + 0 = n"})``: any closed HOL proposition. Premises are
+        then the whole database."""
+        unknown = set(options) - {"statement"}
+        if unknown or "statement" not in options:
+            raise ValueError("HOList-v0 reset options: {'theorem': name} or {'statement': 'HOL term'}")
+        statement = str(options["statement"])
+        if "\n" in statement or "\t" in statement or len(statement) > 2000:
+            raise ValueError("a statement is one line of HOL Light syntax, at most 2000 characters")
+        reply = self._request(f"PARSE\t{statement}", 30.0)
+        if reply.get("status") != "ok":
+            raise ValueError(f"HOL Light cannot parse {statement!r}: {reply.get('message')}")
+        j = reply["goals"][0]
+        return Theorem(f"user:{statement}", j["concl"], "", {"index": len(self.database.entries), "sexp": j["sexp"]})
+
+    # ------------------------------------------------------------------ prover access
+    def _request(self, line: str, timeout: float) -> Any:
+        with self._lock:
+            if self._worker is None or not self._worker.alive:
+                self._worker = shared_zygote().fork()
+            try:
+                return self._worker.request(line, timeout)
+            except ProverError:
+                self._worker = None  # killed by request(); the next call forks a fresh one
+                self.restarts += 1
+                raise
+
+    @property
+    def worker(self) -> Worker:
+        """The current worker (started on demand)."""
+        self._request("PING", 30.0)
+        return self._worker
+
+    def start(self, theorem: Theorem) -> Goal:
+        sexp = theorem.data["sexp"]
+        return Goal(goal_text((), theorem.statement), sexp, HOLGoal(sexp, theorem.data["index"], (), theorem.statement))
+
+    def parse_action(self, tactic: str, theorem_index: int) -> TacticCall:
+        """Parse and whitelist; raise ``TacticSyntaxError`` for anything not allowed here."""
+        call = parse_tactic(tactic)
+        for name in call.theorem_names():
+            index = self.database.index_of(name)
+            if index is None:
+                raise TacticSyntaxError(f"unknown theorem {name!r}")
+            if index >= theorem_index:
+                raise TacticSyntaxError(f"theorem {name!r} is not available here: premises must come before the "
+                                        "theorem being proved in the database")
+        return call
+
+    def apply(self, goal: Goal, tactic: str, timeout: float | None = None) -> Outcome:
+        t0 = time.perf_counter()
+        state = goal.data
+        if not isinstance(state, HOLGoal):
+            return Outcome.error("not a HOList-v0 goal")
+        try:
+            call = self.parse_action(tactic, state.theorem_index)
+        except TacticSyntaxError as e:
+            return Outcome.error(f"rejected before reaching HOL Light: {e}", time.perf_counter() - t0)
+        limit = self.tactic_timeout if timeout is None else timeout
+        ms = max(1, int(limit * 1000))
+        try:
+            reply = self._request(f"APPLY\t{ms}\t{state.sexp}\t{call.to_sexp()}", limit + WATCHDOG_GRACE)
+        except ProverTimeout as e:
+            return Outcome.timeout(f"{e}; a fresh worker was started", time.perf_counter() - t0)
+        except ProverError as e:
+            return Outcome.error(f"{e}; a fresh worker was started", time.perf_counter() - t0)
+        return self._outcome(reply, state.theorem_index, time.perf_counter() - t0, limit)
+
+    @staticmethod
+    def _outcome(reply: Mapping[str, Any], theorem_index: int, elapsed: float, limit: float) -> Outcome:
+        status = reply.get("status")
+        if status == "proved":
+            return Outcome.proved(elapsed)
+        if status == "ok":
+            return Outcome.ok([_goal_from_json(j, theorem_index) for j in reply["goals"]], elapsed)
+        if status == "timeout":
+            return Outcome.timeout(f"tactic ran longer than {limit:.1f} s", elapsed)
+        return Outcome.error(str(reply.get("message", "unknown HOL Light error")), elapsed)
+
+    def check(self, theorem: Theorem, proof: ProofStep) -> tuple[bool, str]:
+        """Replay the proof with HOL Light's ``prove`` on a freshly forked worker."""
+        try:
+            sexp = proof_sexp(proof, lambda t: self.parse_action(t, theorem.data["index"]))
+        except TacticSyntaxError as e:
+            return False, f"the proof has an invalid tactic: {e}"
+        limit = 60.0
+        try:
+            with shared_zygote().fork() as fresh:
+                reply = fresh.request(f"PROVE\t{int(limit * 1000)}\t{theorem.data['sexp']}\t{sexp}", limit + 30)
+        except ProverError as e:
+            return False, str(e)
+        if reply.get("status") == "proved":
+            return True, ""
+        return False, str(reply.get("message", reply.get("status")))
+
+    def close(self) -> None:
+        with self._lock:
+            if self._worker is not None:
+                self._worker.kill()
+                self._worker = None
+
+    # ------------------------------------------------------------------ model-free baseline
+    def candidate_tactics(self, goal: Goal) -> list[str]:
+        """A handful of tactics: structural ones, decision procedures, and rewriting or MESON with
+        the premises most similar to the goal (TF-IDF over tokens) among those allowed."""
+        state: HOLGoal = goal.data
+        if self._premise_index is None:
+            self._premise_index = _PremiseIndex(self.database)
+        top = self._premise_index.top(goal.text, state.theorem_index, self.premises_per_tactic)
+        premises = "; ".join(top)
+        out = ["ARITH_TAC", "CONJ_TAC", "DISCH_TAC", "GEN_TAC", "EQ_TAC", "STRIP_TAC", "REWRITE_TAC []"]
+        if state.hyps:
+            out.append("ASM_REWRITE_TAC []")
+        if top:
+            out += [f"REWRITE_TAC [{premises}]", f"SIMP_TAC [{premises}]", f"ASM_MESON_TAC [{premises}]",
+                    f"ONCE_REWRITE_TAC [{top[0]}]", f"MATCH_MP_TAC {top[0]}"]
+        else:
+            out.append("ASM_MESON_TAC []")
+        return out
+
+
+_TOKENS = re.compile(r"[A-Za-z_][A-Za-z0-9_']*|\d+|[^\sA-Za-z0-9_()]+")
+
+
+class _PremiseIndex:
+    """TF-IDF over the tokens of theorem statements, as an inverted index."""
+
+    def __init__(self, db: TheoremDatabase) -> None:
+        self.names = [e["name"] for e in db.entries]
+        docs = [Counter(_TOKENS.findall(e["text"])) for e in db.entries]
+        df = Counter(tok for d in docs for tok in d)
+        n = len(docs)
+        self.idf = {tok: math.log((1 + n) / (1 + c)) + 1.0 for tok, c in df.items()}
+        postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        for i, d in enumerate(docs):
+            weights = {tok: (1 + math.log(c)) * self.idf[tok] for tok, c in d.items()}
+            norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
+            for tok, w in weights.items():
+                postings[tok].append((i, w / norm))
+        self.postings = {tok: (np.array([i for i, _ in p]), np.array([w for _, w in p])) for tok, p in postings.items()}
+
+    def top(self, text: str, before: int, k: int) -> list[str]:
+        scores = np.zeros(len(self.names))
+        for tok, c in Counter(_TOKENS.findall(text)).items():
+            if tok in self.postings:
+                idx, w = self.postings[tok]
+                scores[idx] += w * (1 + math.log(c)) * self.idf[tok]
+        scores[before:] = -1.0
+        best = np.argsort(-scores[:before], kind="stable")[:k] if before else []
+        return [self.names[i] for i in best if scores[i] > 0]

@@ -1,0 +1,72 @@
+"""The Gymnasium face of HOL Light in the HOList setting."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aitp_gym.env import ProofEnv
+from aitp_gym.tree import ProofNode
+from envs.holist.backend import DEFAULT_TACTIC_TIMEOUT, HOListBackend
+
+
+class HOListEnv(ProofEnv):
+    """
+    ## Description
+    HOL Light (Debian's ``hol-light``, core library) in the HOList setting (Bansal et al. 2019).
+    A theorem is a named theorem of the HOL Light database, to be proved from the theorems that
+    come before it in load order. The prover runs for real: one cold load (about 90 s) per Python
+    process, then each env works in a worker forked from that warm image in well under a second.
+
+    ## Action Space
+    A tactic string (``UnicodeText``) in HOL Light syntax from the HOList tactic set, e.g.
+    ``ARITH_TAC``, ``CONJ_TAC``, ``MP_TAC ADD_SYM``, ``REWRITE_TAC [ADD_SYM; MULT_SYM]``,
+    ``EXISTS_TAC `n + 1```. It is parsed against the grammar in ``envs.holist.grammar`` and never
+    passed to the OCaml toplevel as text; anything else is an error outcome, without touching the
+    prover. Theorem arguments must come before the theorem being proved.
+
+    ## Observation Space
+    The focused goal as text (``UnicodeText``): hypotheses one per line, then ``⊢ conclusion``.
+    ``info["sexp"]`` holds the exact s-expression (with types) and ``info["premises"]`` the names of
+    the theorems allowed as arguments.
+
+    ## Rewards
+    1 when the theorem is proved; otherwise ``-step_penalty`` (default 0).
+
+    ## Starting State
+    The theorem's statement as a goal with no hypotheses: drawn from ``split`` with the env's RNG,
+    or ``reset(options={"theorem": name})``, or ``reset(options={"statement": "!n. n + 0 = n"})``.
+
+    ## Episode End
+    * Termination: the theorem is proved.
+    * Truncation: ``max_episode_steps`` (100 by default, through ``TimeLimit``).
+
+    A tactic that runs longer than ``tactic_timeout`` is interrupted inside HOL Light and gives a
+    ``timeout`` outcome; a worker that stops answering is killed and replaced, and the step gives an
+    error outcome. Timeouts make runs non-deterministic, so the env is registered
+    ``nondeterministic=True``.
+
+    ## Arguments
+    | argument | default | meaning |
+    |---|---|---|
+    | ``split`` | ``"train"`` | theorem set that ``reset`` draws from (train, valid, test) |
+    | ``tactic_timeout`` | ``2.0`` | seconds a tactic may run inside HOL Light |
+    | ``step_penalty`` | ``0.0`` | subtracted from the reward at every step that does not prove |
+
+    >>> import gymnasium as gym, aitp_gym
+    >>> env = gym.make("HOList-v0")                                # doctest: +SKIP
+    >>> obs, info = env.reset(options={"statement": "1 + 1 = 2"})  # doctest: +SKIP
+    >>> env.step("ARITH_TAC")[1:3]                                # doctest: +SKIP
+    (1.0, True)
+
+    ## Version History
+    * v0: initial release.
+    """
+
+    def __init__(self, split: str = "train", step_penalty: float = 0.0, tactic_timeout: float = DEFAULT_TACTIC_TIMEOUT,
+                 render_mode: str | None = None, **kwargs: Any) -> None:
+        super().__init__(HOListBackend(tactic_timeout=tactic_timeout), split=split, step_penalty=step_penalty,
+                         render_mode=render_mode, **kwargs)
+
+    def _goal_info(self, node: ProofNode) -> dict[str, Any]:
+        state = node.goal.data
+        return {"sexp": state.sexp, "premises": self.backend.allowed_premises(state.theorem_index)}

@@ -1,0 +1,283 @@
+"""The HOList action grammar.
+
+HOL Light tactics are OCaml code, so an action string never reaches the toplevel as text. It is
+tokenised and parsed here against the HOList tactic set (the 41 tactics of deepmath's
+``hollight_tactics.textpb`` plus a few common HOL Light ones, marked below), and becomes a
+``TacticCall`` whose s-expression the project's OCaml server interprets with fixed code.
+
+Syntax, as in HOL Light::
+
+    ARITH_TAC                     MP_TAC ADD_SYM            REWRITE_TAC [ADD_SYM; MULT_SYM]
+    EXISTS_TAC `n + 1`            SPEC_TAC (`n:num`, `n:num`)  X_CHOOSE_TAC `m:num` LT_EXISTS
+    CONV_TAC NUM_REDUCE_CONV      CONV_TAC (DEPTH_CONV BETA_CONV)
+    GEN_REWRITE_TAC (RAND_CONV o LAND_CONV) [ADD_SYM]           LABEL_TAC "h" ADD_SYM
+    RAW_POP_TAC 0
+
+Theorem arguments are database names (the backend checks that they come before the theorem
+being proved). Term arguments are HOL quotations in backquotes, parsed by HOL Light's term
+parser. Everything else is a ``TacticSyntaxError``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+MAX_ACTION_LENGTH = 2_000
+MAX_TERM_LENGTH = 1_000
+MAX_THEOREMS = 64
+
+# Parameter kinds, as in hollight_tactics.textpb.
+NONE, THM, THMS, TERM, INT, LABEL, CONV, CONVERSIONAL = "none", "thm", "thms", "term", "int", "label", "conv", "cvl"
+
+TACTICS: dict[str, tuple[str, ...]] = {
+    # the 41 HOList tactics
+    "EXISTS_TAC": (TERM,), "ARITH_TAC": (), "DISJ_CASES_TAC": (THM,), "RAW_POP_TAC": (INT,),
+    "REAL_ARITH_TAC": (), "REWRITE_TAC": (THMS,), "MATCH_ACCEPT_TAC": (THM,), "EQ_TAC": (),
+    "X_GEN_TAC": (TERM,), "BACKCHAIN_TAC": (THM,), "RAW_SUBGOAL_TAC": (TERM,), "ITAUT_TAC": (),
+    "UNDISCH_TAC": (TERM,), "DISCH_TAC": (), "ASM_METIS_TAC": (THMS,), "MP_TAC": (THM,),
+    "RAW_CONJUNCTS_TAC": (THM,), "REAL_ARITH_TAC2": (), "ACCEPT_TAC": (THM,), "MK_COMB_TAC": (),
+    "PURE_REWRITE_TAC": (THMS,), "ABS_TAC": (), "MATCH_MP_TAC": (THM,), "DISJ2_TAC": (),
+    "RAW_POP_ALL_TAC": (), "PURE_ONCE_REWRITE_TAC": (THMS,), "SUBST1_TAC": (THM,), "CONV_TAC": (CONV,),
+    "SIMP_TAC": (THMS,), "ANTS_TAC": (), "CONTR_TAC": (THM,), "CONJ_TAC": (), "ASM_MESON_TAC": (THMS,),
+    "REFL_TAC": (), "X_CHOOSE_TAC": (TERM, THM), "DISJ1_TAC": (), "SPEC_TAC": (TERM, TERM),
+    "LABEL_TAC": (LABEL, THM), "ONCE_REWRITE_TAC": (THMS,), "GEN_REWRITE_TAC": (CONVERSIONAL, THMS),
+    "TRANS_TAC": (THM, TERM),
+    # common HOL Light tactics beyond the HOList set, used by the baseline policy
+    "GEN_TAC": (), "STRIP_TAC": (), "ASM_REWRITE_TAC": (THMS,), "ASM_SIMP_TAC": (THMS,), "MESON_TAC": (THMS,),
+}
+HOLIST_TACTICS = tuple(list(TACTICS)[:41])
+
+CONVERSIONS = frozenset({"BETA_CONV", "NUM_REDUCE_CONV", "REAL_RAT_REDUCE_CONV", "INT_REDUCE_CONV", "SYM_CONV",
+                         "ETA_CONV", "NNF_CONV", "CNF_CONV", "DNF_CONV", "NUM_SIMPLIFY_CONV", "ALL_CONV"})
+CONVERSIONALS = frozenset({"DEPTH_CONV", "ONCE_DEPTH_CONV", "TOP_DEPTH_CONV", "REDEPTH_CONV", "RAND_CONV",
+                           "LAND_CONV", "RATOR_CONV", "BINDER_CONV", "ABS_CONV", "BINOP_CONV", "SUB_CONV", "I"})
+
+_TOKEN = re.compile(r"""
+    (?P<ws>[ \t]+)
+  | (?P<term>`[^`]*`)
+  | (?P<label>"[A-Za-z0-9_']{1,32}")
+  | (?P<name>[A-Za-z_][A-Za-z0-9_']*)
+  | (?P<int>[0-9]{1,4})
+  | (?P<punct>[\[\];(),])
+""", re.VERBOSE)
+_TERM_CHARS = re.compile(r"[\x20-\x7e]*")
+
+
+class TacticSyntaxError(ValueError):
+    """An action that is not a tactic of the grammar. It never reaches the prover."""
+
+
+def _sq(s: str) -> str:
+    """An s-expression string atom."""
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+@dataclass(frozen=True)
+class TacticCall:
+    name: str
+    args: tuple  # per parameter: str (thm, term, label), int, tuple[str, ...] (thms), or a nested conv tuple
+
+    def theorem_names(self) -> list[str]:
+        out: list[str] = []
+        for kind, arg in zip(TACTICS[self.name], self.args, strict=True):
+            if kind == THM:
+                out.append(arg)
+            elif kind == THMS:
+                out.extend(arg)
+        return out
+
+    def to_sexp(self) -> str:
+        parts = [self.name]
+        for kind, arg in zip(TACTICS[self.name], self.args, strict=True):
+            if kind == THM:
+                parts.append(f"(thm {_sq(arg)})")
+            elif kind == THMS:
+                parts.append("(thms" + "".join(" " + _sq(n) for n in arg) + ")")
+            elif kind == TERM:
+                parts.append(f"(term {_sq(arg)})")
+            elif kind == INT:
+                parts.append(f'(int "{arg}")')
+            elif kind == LABEL:
+                parts.append(f"(label {_sq(arg)})")
+            elif kind == CONV:
+                parts.append(f"(conv {_conv_sexp(arg)})")
+            elif kind == CONVERSIONAL:
+                parts.append(f"(conversional {_conv_sexp(arg)})")
+        return "(" + " ".join(parts) + ")"
+
+    def __str__(self) -> str:
+        out = [self.name]
+        for kind, arg in zip(TACTICS[self.name], self.args, strict=True):
+            if kind == THMS:
+                out.append("[" + "; ".join(arg) + "]")
+            elif kind == TERM:
+                out.append(f"`{arg}`")
+            elif kind == LABEL:
+                out.append(f'"{arg}"')
+            elif kind in (CONV, CONVERSIONAL):
+                out.append(_conv_text(arg))
+            else:
+                out.append(str(arg))
+        return " ".join(out)
+
+
+def _conv_sexp(c: object) -> str:
+    if isinstance(c, str):
+        return c
+    head, *rest = c
+    return "(" + " ".join([head, *(_conv_sexp(r) for r in rest)]) + ")"
+
+
+def _conv_text(c: object) -> str:
+    if isinstance(c, str):
+        return c
+    head, *rest = c
+    if head == "o":
+        return "(" + " o ".join(_conv_text(r) for r in rest) + ")"
+    return f"({head} {_conv_text(rest[0])})"
+
+
+def tokenize(action: str) -> list[tuple[str, str]]:
+    if not isinstance(action, str):
+        raise TacticSyntaxError(f"an action must be a string, not {type(action).__name__}")
+    if len(action) > MAX_ACTION_LENGTH:
+        raise TacticSyntaxError(f"action is longer than {MAX_ACTION_LENGTH} characters")
+    tokens, pos = [], 0
+    while pos < len(action):
+        m = _TOKEN.match(action, pos)
+        if m is None:
+            raise TacticSyntaxError(f"unexpected character {action[pos]!r} at column {pos}")
+        kind = m.lastgroup
+        if kind != "ws":
+            tokens.append((kind, m.group()))
+        pos = m.end()
+    return tokens
+
+
+class _Parser:
+    def __init__(self, tokens: list[tuple[str, str]]) -> None:
+        self.tokens, self.i = tokens, 0
+
+    def peek(self) -> tuple[str, str] | None:
+        return self.tokens[self.i] if self.i < len(self.tokens) else None
+
+    def take(self, kind: str, what: str, value: str | None = None) -> str:
+        tok = self.peek()
+        if tok is None or tok[0] != kind or (value is not None and tok[1] != value):
+            found = "the end of the action" if tok is None else repr(tok[1])
+            raise TacticSyntaxError(f"expected {what}, found {found}")
+        self.i += 1
+        return tok[1]
+
+    def at(self, value: str) -> bool:
+        tok = self.peek()
+        return tok is not None and tok[0] == "punct" and tok[1] == value
+
+    def parenthesised(self, inner: Callable[[], object]) -> object:
+        if self.at("("):
+            self.i += 1
+            value = inner()
+            self.take("punct", "')'", ")")
+            return value
+        return inner()
+
+    def theorem(self) -> str:
+        return self.parenthesised(lambda: self.take("name", "a theorem name"))
+
+    def theorems(self) -> tuple[str, ...]:
+        self.take("punct", "'[' to open a theorem list", "[")
+        names: list[str] = []
+        if not self.at("]"):
+            names.append(self.take("name", "a theorem name"))
+            while self.at(";"):
+                self.i += 1
+                names.append(self.take("name", "a theorem name"))
+        self.take("punct", "']' or ';'", "]")
+        if len(names) > MAX_THEOREMS:
+            raise TacticSyntaxError(f"at most {MAX_THEOREMS} theorems in a list")
+        return tuple(names)
+
+    def term(self) -> str:
+        quoted = self.parenthesised(lambda: self.take("term", "a term in backquotes, e.g. `n + 1`"))
+        body = quoted[1:-1].strip()
+        if not body:
+            raise TacticSyntaxError("empty term quotation")
+        if len(body) > MAX_TERM_LENGTH:
+            raise TacticSyntaxError(f"term is longer than {MAX_TERM_LENGTH} characters")
+        if not _TERM_CHARS.fullmatch(body):
+            raise TacticSyntaxError("terms are written in HOL Light's ASCII syntax (no control characters)")
+        return body
+
+    def conv(self) -> object:
+        if self.at("("):
+            self.i += 1
+            head = self.take("name", "a conversion or conversional")
+            if head in CONVERSIONALS:
+                value: object = (head, self.conv())
+            elif head in CONVERSIONS:
+                value = head
+            else:
+                raise TacticSyntaxError(f"unknown conversion {head!r}")
+            self.take("punct", "')'", ")")
+            return value
+        name = self.take("name", "a conversion")
+        if name not in CONVERSIONS:
+            raise TacticSyntaxError(f"unknown conversion {name!r}; allowed: {', '.join(sorted(CONVERSIONS))}")
+        return name
+
+    def conversional(self) -> object:
+        def one() -> str:
+            name = self.take("name", "a conversional")
+            if name not in CONVERSIONALS:
+                raise TacticSyntaxError(f"unknown conversional {name!r}; allowed: {', '.join(sorted(CONVERSIONALS))}")
+            return name
+
+        if not self.at("("):
+            return one()
+        self.i += 1
+        parts = [one()]
+        while self.peek() == ("name", "o"):
+            self.i += 1
+            parts.append(one())
+        self.take("punct", "')' or 'o'", ")")
+        return parts[0] if len(parts) == 1 else ("o", *parts)
+
+    def argument(self, kind: str) -> object:
+        if kind == THM:
+            return self.theorem()
+        if kind == THMS:
+            return self.theorems()
+        if kind == TERM:
+            return self.term()
+        if kind == INT:
+            return int(self.take("int", "a small integer"))
+        if kind == LABEL:
+            return self.take("label", 'a label in double quotes, e.g. "h"')[1:-1]
+        if kind == CONV:
+            return self.conv()
+        return self.conversional()
+
+
+def parse_tactic(action: str) -> TacticCall:
+    """Parse an action string into a ``TacticCall``, or raise ``TacticSyntaxError`` saying why."""
+    parser = _Parser(tokenize(action))
+    if parser.peek() is None:
+        raise TacticSyntaxError("empty action; expected a tactic such as ARITH_TAC")
+    name = parser.take("name", "a tactic name")
+    if name not in TACTICS:
+        raise TacticSyntaxError(f"unknown tactic {name!r}; see envs.holist.grammar.TACTICS for the tactic set")
+    kinds = TACTICS[name]
+    if kinds == (TERM, TERM) and parser.at("("):  # SPEC_TAC (`a`, `b`)
+        parser.i += 1
+        first = parser.term()
+        parser.take("punct", "','", ",")
+        second = parser.term()
+        parser.take("punct", "')'", ")")
+        args: tuple = (first, second)
+    else:
+        args = tuple(parser.argument(kind) for kind in kinds)
+    if parser.peek() is not None:
+        raise TacticSyntaxError(f"unexpected {parser.peek()[1]!r} after a complete {name}")
+    return TacticCall(name, args)
