@@ -175,7 +175,9 @@ let aitp_raw_pop_all : tactic = fun (_, w) -> ALL_TAC ([], w);;
 let aitp_tactic (g : goal) sx : tactic =
   let term a = match a with List [Atom "term"; Atom s] -> aitp_parse_term_in g s | _ -> failwith "expected a term" in
   let thm a = match a with List [Atom "thm"; Atom n] -> aitp_thm n | _ -> failwith "expected a theorem" in
-  let thms a = match a with List (Atom "thms" :: ns) -> map thm ns | _ -> failwith "expected a theorem list" in
+  let thms a = match a with
+    | List (Atom "thms" :: ns) -> map (fun n -> match n with Atom s -> aitp_thm s | _ -> failwith "bad theorem") ns
+    | _ -> failwith "expected a theorem list" in
   match sx with
   | List [Atom "ARITH_TAC"] -> ARITH_TAC
   | List [Atom "REAL_ARITH_TAC"] -> REAL_ARITH_TAC
@@ -303,15 +305,23 @@ let aitp_serve ic oc =
     reply answer
   done with End_of_file -> ();;
 
+(* As with ITIMER_REAL above, the all-caps constructors PF_UNIX, SOCK_STREAM, WNOHANG and
+   ADDR_UNIX cannot be written under HOL Light's lexer. The first three are the first constant
+   constructors of their types (0); ADDR_UNIX s is the first non-constant constructor, a block
+   with tag 0 and one field, the same representation as a ref. *)
+let aitp_pf_unix : Unix.socket_domain = Obj.magic 0;;
+let aitp_sock_stream : Unix.socket_type = Obj.magic 0;;
+let aitp_wnohang : Unix.wait_flag = Obj.magic 0;;
+let aitp_addr_unix (path : string) : Unix.sockaddr = Obj.magic (ref path);;
+
 let aitp_connect path =
-  let fd = Unix.socket Unix.PF_UNIX Unix.SOCK_STREAM 0 in
-  Unix.connect fd (Unix.ADDR_UNIX path);
+  let fd = Unix.socket aitp_pf_unix aitp_sock_stream 0 in
+  Unix.connect fd (aitp_addr_unix path);
   (Unix.in_channel_of_descr fd, Unix.out_channel_of_descr fd, fd);;
 
 let rec aitp_reap () =
-  match (try Unix.waitpid [Unix.WNOHANG] (-1) with Unix.Unix_error _ -> (0, Unix.WEXITED 0)) with
-  | (0, _) -> ()
-  | _ -> aitp_reap ();;
+  let pid = try fst (Unix.waitpid [aitp_wnohang] (-1)) with Unix.Unix_error _ -> 0 in
+  if pid > 0 then aitp_reap ();;
 
 let aitp_zygote ctl_path =
   let ic, oc, ctl_fd = aitp_connect ctl_path in

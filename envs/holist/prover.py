@@ -120,13 +120,14 @@ class Zygote:
                     break
                 except TimeoutError:
                     if self._proc.poll() is not None:
+                        tail = self._log_tail()
                         self.close()
-                        raise ProverError(f"HOL Light exited while loading aitp_server.ml; see {self.log_path}") \
-                            from None
+                        raise ProverError(f"HOL Light exited while loading aitp_server.ml:\n{tail}") from None
                     if time.monotonic() - started > startup_timeout:
+                        tail = self._log_tail()
                         self.close()
-                        raise ProverError(f"HOL Light did not finish loading in {startup_timeout:.0f} s; "
-                                          f"see {self.log_path}") from None
+                        raise ProverError(f"HOL Light did not finish loading in {startup_timeout:.0f} s:\n{tail}") \
+                            from None
         finally:
             listener.close()
         self._ctl.settimeout(60)
@@ -137,6 +138,10 @@ class Zygote:
             raise ProverError(f"HOL Light server failed to start; see {self.log_path}")
         self.version: str = ready["version"]
         self.cold_start_seconds = time.monotonic() - started
+
+    def _log_tail(self, n: int = 2000) -> str:
+        self._log.flush()
+        return self.log_path.read_bytes()[-n:].decode(errors="replace")
 
     def fork(self, timeout: float = 30.0) -> Worker:
         """A fresh worker forked from the warm image."""
