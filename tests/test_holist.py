@@ -24,15 +24,19 @@ needs_hol = pytest.mark.skipif(not hol_light_available(),
 SAMPLE_ACTIONS = {
     "EXISTS_TAC": "EXISTS_TAC `1`", "DISJ_CASES_TAC": "DISJ_CASES_TAC EXCLUDED_MIDDLE", "RAW_POP_TAC": "RAW_POP_TAC 0",
     "REWRITE_TAC": "REWRITE_TAC [ADD_SYM; MULT_SYM]", "MATCH_ACCEPT_TAC": "MATCH_ACCEPT_TAC ADD_SYM",
-    "X_GEN_TAC": "X_GEN_TAC `m:num`", "BACKCHAIN_TAC": "BACKCHAIN_TAC LT_IMP_LE",
+    "X_GEN_TAC": "X_GEN_TAC `m:num`",
+    "BACKCHAIN_TAC": "BACKCHAIN_TAC LT_IMP_LE",
     "RAW_SUBGOAL_TAC": "RAW_SUBGOAL_TAC `1 = 1`", "UNDISCH_TAC": "UNDISCH_TAC `p:bool`",
-    "ASM_METIS_TAC": "ASM_METIS_TAC [ADD_SYM]", "MP_TAC": "MP_TAC (ADD_SYM)", "RAW_CONJUNCTS_TAC": "RAW_CONJUNCTS_TAC ADD_0",
-    "ACCEPT_TAC": "ACCEPT_TAC TRUTH", "PURE_REWRITE_TAC": "PURE_REWRITE_TAC []", "MATCH_MP_TAC": "MATCH_MP_TAC LT_IMP_LE",
+    "ASM_METIS_TAC": "ASM_METIS_TAC [ADD_SYM]", "MP_TAC": "MP_TAC (ADD_SYM)",
+    "RAW_CONJUNCTS_TAC": "RAW_CONJUNCTS_TAC ADD_0",
+    "ACCEPT_TAC": "ACCEPT_TAC TRUTH", "PURE_REWRITE_TAC": "PURE_REWRITE_TAC []",
+    "MATCH_MP_TAC": "MATCH_MP_TAC LT_IMP_LE",
     "PURE_ONCE_REWRITE_TAC": "PURE_ONCE_REWRITE_TAC [ADD_SYM]", "SUBST1_TAC": "SUBST1_TAC ADD_SYM",
     "CONV_TAC": "CONV_TAC (DEPTH_CONV BETA_CONV)", "SIMP_TAC": "SIMP_TAC [ADD_0]", "CONTR_TAC": "CONTR_TAC TRUTH",
     "ASM_MESON_TAC": "ASM_MESON_TAC []", "X_CHOOSE_TAC": "X_CHOOSE_TAC `k:num` LT_EXISTS",
     "SPEC_TAC": "SPEC_TAC (`n:num`, `n:num`)", "LABEL_TAC": 'LABEL_TAC "h" ADD_SYM',
-    "ONCE_REWRITE_TAC": "ONCE_REWRITE_TAC [ADD_SYM]", "GEN_REWRITE_TAC": "GEN_REWRITE_TAC (RAND_CONV o LAND_CONV) [ADD_SYM]",
+    "ONCE_REWRITE_TAC": "ONCE_REWRITE_TAC [ADD_SYM]",
+    "GEN_REWRITE_TAC": "GEN_REWRITE_TAC (RAND_CONV o LAND_CONV) [ADD_SYM]",
     "TRANS_TAC": "TRANS_TAC LE_TRANS `n:num`",
 }
 
@@ -76,7 +80,7 @@ def backend():
     if not hol_light_available():
         pytest.skip("HOL Light is not installed: apt-get install -y hol-light libnum-ocaml-dev")
     b = holist_backend.HOListBackend(tactic_timeout=2.0)
-    b.worker  # start (cold load once per session), then fork
+    assert b.worker.alive  # start: the cold load happens once per session, then a fork
     yield b
     b.close()
 
@@ -150,7 +154,8 @@ def test_premises_must_come_before_the_theorem(backend):
 @needs_hol
 @pytest.mark.expensive
 def test_tactic_timeout_inside_the_prover(backend):
-    root = backend.start(backend.custom_theorem({"statement": "?x y. x * x * x + y * y * y = 1729 /\\ ~(x = 1) /\\ ~(x = 12)"}))
+    hard = "?x y. x * x * x + y * y * y = 1729 /\\ ~(x = 1) /\\ ~(x = 12)"
+    root = backend.start(backend.custom_theorem({"statement": hard}))
     outcome = backend.apply(root, "ASM_MESON_TAC [ADD_SYM; MULT_SYM; ADD_ASSOC; MULT_ASSOC]", timeout=0.3)
     assert outcome.kind in (OutcomeKind.TIMEOUT, OutcomeKind.ERROR)
     assert outcome.elapsed < 4.0
@@ -210,3 +215,14 @@ def test_env_observations_info_and_theorem_listing(backend, capsys):
     assert len(capsys.readouterr().out.strip().splitlines()) == 5
     db = backend.database
     assert sum(1 for e in db.entries if e["split"] == "valid") > 100 and len(db.entries) > 2500
+
+
+@needs_hol
+@pytest.mark.expensive
+def test_shipped_database_matches_a_fresh_extraction(backend):
+    """The cache is built from the prover's THEOREMS reply, ordered by load order from the sources."""
+    from envs.holist.database import TheoremDatabase, source_order
+
+    fresh = TheoremDatabase.from_raw(backend.database.version, backend._request("THEOREMS", 300.0), source_order())
+    assert fresh.entries == backend.database.entries
+    assert [e["index"] for e in fresh.entries] == list(range(len(fresh.entries)))
