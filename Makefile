@@ -28,6 +28,7 @@ test: install
 
 bench: install
 	$(PYTHON) bench/sr.py
+	$(PYTHON) bench/holist.py
 
 clean:
 	rm -rf .make runs build *.egg-info .pytest_cache
