@@ -2,8 +2,9 @@
 
 from search.base import Planner, SearchResult, SearchSettings
 from search.bestfs import BestFS
+from search.bfs import BFS
 
-PLANNERS: dict[str, type[Planner]] = {"bestfs": BestFS}
+PLANNERS: dict[str, type[Planner]] = {"bestfs": BestFS, "bfs": BFS}
 
 
 def make_planner(name: str, **settings: object) -> Planner:
@@ -14,4 +15,4 @@ def make_planner(name: str, **settings: object) -> Planner:
     return cls(**settings)
 
 
-__all__ = ["PLANNERS", "BestFS", "Planner", "SearchResult", "SearchSettings", "make_planner"]
+__all__ = ["BFS", "PLANNERS", "BestFS", "Planner", "SearchResult", "SearchSettings", "make_planner"]

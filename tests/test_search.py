@@ -74,3 +74,19 @@ def test_a_replay_failure_is_not_reported_as_proved():
 def test_make_planner_rejects_unknown_names():
     with pytest.raises(ValueError, match="unknown planner"):
         make_planner("dfs")
+
+
+def test_bfs_expands_in_fifo_order_and_proves_easy_theorems(easy):
+    """
+    0 --init x--> x --sin--> sin(x) ...   BFS expands the root, then all depth-1 goals before any at depth 2.
+    """
+    from search import BFS
+
+    backend, theorems = easy
+    attempt = ProofAttempt(backend, make_theorem("sin(x) + x"))
+    result = BFS(max_expansions=50).search(attempt)
+    expanded = [e.parent for e in attempt.tree.edges]
+    depths = [n.depth for n in dict.fromkeys(expanded)]
+    assert depths == sorted(depths) and result.proved
+    proved = sum(BFS(max_expansions=200).search(ProofAttempt(backend, t)).proved for t in theorems)
+    assert proved >= 0.8 * len(theorems)

@@ -1,0 +1,37 @@
+"""Breadth-first search: expand open goals in the order they were first reached (FIFO).
+
+Each goal is expanded once, with the policy's top-k candidates; every new open child joins the
+back of the queue. Goals that stopped mattering (proved elsewhere, or whose parents all closed)
+are skipped when they reach the front.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from aitp_gym.tree import Edge, ProofNode, ProofTree
+from search.base import Planner, is_relevant
+
+
+class BFS(Planner):
+    name = "bfs"
+
+    def reset(self, tree: ProofTree) -> None:
+        self._queue: deque[ProofNode] = deque([tree.root])
+        self._queued: set[int] = {tree.root.id}
+
+    def select(self, tree: ProofTree) -> list[ProofNode]:
+        while self._queue:
+            node = self._queue.popleft()
+            if not node.expanded and is_relevant(node):
+                return [node]
+        return []
+
+    def update(self, node: ProofNode, edges: list[Edge]) -> None:
+        for edge in edges:
+            if edge.is_dead or edge.cycle:
+                continue
+            for child in edge.children:
+                if child.is_open and child.id not in self._queued:
+                    self._queued.add(child.id)
+                    self._queue.append(child)
