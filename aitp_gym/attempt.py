@@ -22,6 +22,7 @@ class ProofAttempt:
         self.tactic_timeout = tactic_timeout
         self.tree = ProofTree(backend.start(theorem))
         self.prover_time = 0.0  # seconds spent inside backend.apply
+        self.tree_time = 0.0  # seconds spent recording results in the proof tree
         self.applications = 0
 
     @property
@@ -43,9 +44,12 @@ class ProofAttempt:
                 outcome = self.backend.apply(node.goal, tactic, self.tactic_timeout)
             except ProverError as e:
                 outcome = Outcome.error(f"prover failure: {e}")
-        self.prover_time += time.perf_counter() - t0
+        t1 = time.perf_counter()
+        self.prover_time += t1 - t0
         self.applications += 1
-        return self.tree.add_edge(node, tactic, outcome, logprob)
+        edge = self.tree.add_edge(node, tactic, outcome, logprob)
+        self.tree_time += time.perf_counter() - t1
+        return edge
 
     expand = apply_tactic  # the name DESIGN.md uses: env.unwrapped.expand(node, tactic)
 

@@ -60,3 +60,10 @@ class ConstantCritic:
 
     def value(self, goals: Sequence[Goal]) -> list[float]:
         return [self._value] * len(goals)
+
+
+def default_critic(backend: object) -> Critic:
+    """The model-free critic for a backend: its own heuristic (``backend.default_critic()``) if it has
+    one, such as SR-v0's distance to the data, else ``ConstantCritic(0.5)``."""
+    make = getattr(backend, "default_critic", None)
+    return make() if make is not None else ConstantCritic()

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from aitp_gym.attempt import ProofAttempt, as_attempt
-from aitp_gym.policy import ConstantCritic, Critic, TacticPolicy, UniformPolicy
+from aitp_gym.policy import ConstantCritic, Critic, TacticPolicy, UniformPolicy, default_critic
 from aitp_gym.proof import ProofStep, extract_proof
 from aitp_gym.trace import TraceRecord, write_trace
 from aitp_gym.tree import Edge, Goal, ProofNode, ProofTree
@@ -52,20 +52,22 @@ class SearchResult:
     wall_time: float
     prover_time: float
     policy_time: float
+    tree_time: float = 0.0
     replay_message: str = ""
     trace: TraceRecord | None = field(default=None, repr=False)
 
     @property
     def bookkeeping_time(self) -> float:
-        """Planner overhead: everything that is neither the prover nor the model."""
-        return max(0.0, self.wall_time - self.prover_time - self.policy_time)
+        """Planner overhead: everything that is neither the prover (replay included), the model (policy and
+        critic) nor the shared tree's status propagation."""
+        return max(0.0, self.wall_time - self.prover_time - self.policy_time - self.tree_time)
 
     def summary(self) -> dict[str, Any]:
         return {
             "theorem_id": self.theorem_id, "planner": self.planner, "proved": self.proved,
             "stop_reason": self.stop_reason, "expansions": self.expansions, "applications": self.applications,
             "wall_time": self.wall_time, "prover_time": self.prover_time, "policy_time": self.policy_time,
-            "bookkeeping_time": self.bookkeeping_time, "proof_size": self.proof.size() if self.proof else None,
+            "tree_time": self.tree_time, "bookkeeping_time": self.bookkeeping_time, "proof_size": self.proof.size() if self.proof else None,
             "replay_message": self.replay_message,
         }
 
@@ -95,17 +97,25 @@ class Planner(ABC):
     def update(self, node: ProofNode, edges: list[Edge]) -> None:
         """Take in the edges that expanding ``node`` produced."""
 
+    def after_batch(self) -> None:
+        """Called once the whole batch from ``select`` has been expanded (HTPS backs up here)."""
+
     def node_stats(self) -> dict[int, dict[str, Any]]:
         """Per-node statistics to record in the trace (visit counts, values, ...)."""
         return {}
 
     # -- helpers for planners -----------------------------------------------------------------
     def critic_values(self, goals: Sequence[Goal]) -> list[float]:
-        """The critic's provability estimates, timed as model time."""
+        """The critic's provability estimates, clipped to [0, 1] and timed as model time."""
+        if not goals:
+            return []
         t0 = time.perf_counter()
         values = (self.critic or ConstantCritic()).value(goals)
         self.model_time += time.perf_counter() - t0
-        return values
+        if len(values) != len(goals):
+            raise ValueError(f"critic {getattr(self.critic, 'name', self.critic)!r} returned {len(values)} values "
+                             f"for {len(goals)} goals")
+        return [min(1.0, max(0.0, float(v))) for v in values]
 
     def expand(self, attempt: ProofAttempt, nodes: list[ProofNode]) -> list[list[Edge]]:
         """Ask the policy for candidates for every node in one batch, and apply them all."""
@@ -122,16 +132,17 @@ class Planner(ABC):
                trace_path: str | Path | None = None, header: dict[str, Any] | None = None) -> SearchResult:
         """Search for a proof of the theorem of ``target`` (a ``ProofAttempt`` or a reset ``ProofEnv``).
 
-        Without a policy, the uniform distribution over the backend's enumerated tactics is used.
+        Without a policy, the uniform distribution over the backend's enumerated tactics is used;
+        without a critic, the environment's model-free default (``default_critic``).
         """
         attempt = as_attempt(target)
         tree = attempt.tree
         self.policy = policy or UniformPolicy(attempt.backend)
-        self.critic = critic
+        self.critic = critic or default_critic(attempt.backend)
         self.model_time = 0.0
         settings = self.settings
         started = time.perf_counter()
-        prover_before, apps_before = attempt.prover_time, attempt.applications
+        prover_before, apps_before, tree_before = attempt.prover_time, attempt.applications, attempt.tree_time
         self.reset(tree)
         expansions, stop_reason = 0, "exhausted"
         while True:
@@ -155,18 +166,23 @@ class Planner(ABC):
                 expansions += 1
                 tree.mark_exhausted(node)  # every planner here expands a goal once, with all its candidates
                 self.update(node, edges)
+            self.after_batch()
 
         proof = extract_proof(tree) if tree.proved else None
         replay_message = ""
         proved = proof is not None
+        replay_time = 0.0
         if proof is not None and settings.check_proof:
+            t0 = time.perf_counter()
             proved, replay_message = attempt.check(proof)
+            replay_time = time.perf_counter() - t0
             if not proved:
                 replay_message = f"replay failed: {replay_message}"
         wall = time.perf_counter() - started
         result = SearchResult(attempt.theorem.id, self.name, proved, proof if proved else None, stop_reason,
                               expansions, attempt.applications - apps_before, wall,
-                              attempt.prover_time - prover_before, self.model_time, replay_message)
+                              attempt.prover_time - prover_before + replay_time, self.model_time,
+                              attempt.tree_time - tree_before, replay_message)
         result.trace = self._trace(attempt, result, header or {})
         if trace_path is not None:
             write_trace(trace_path, result.trace)
@@ -180,7 +196,7 @@ class Planner(ABC):
             "planner": self.name,
             "settings": dataclasses.asdict(self.settings),
             "policy": getattr(self.policy, "name", type(self.policy).__name__),
-            "critic": getattr(self.critic, "name", None) if self.critic else None,
+            "critic": getattr(self.critic, "name", type(self.critic).__name__),
             "budget": {"max_expansions": self.settings.max_expansions, "time_limit": self.settings.time_limit},
             "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             **extra,

@@ -16,7 +16,7 @@ from aitp_gym.tree import OutcomeKind
 from envs.holist import backend as holist_backend
 from envs.holist.grammar import HOLIST_TACTICS, TACTICS, TacticSyntaxError, parse_tactic
 from envs.holist.prover import hol_light_available
-from search import BestFS
+from search import PLANNERS, make_planner
 
 needs_hol = pytest.mark.skipif(not hol_light_available(),
                                reason="HOL Light is not installed: apt-get install -y hol-light libnum-ocaml-dev")
@@ -192,11 +192,13 @@ def test_proofs_are_replayed_with_prove(backend):
 
 @needs_hol
 @pytest.mark.expensive
-def test_bestfs_proves_easy_holist_goals(backend):
+@pytest.mark.parametrize("planner", sorted(PLANNERS))
+def test_every_planner_proves_easy_holist_goals(backend, planner):
     for statement in ("1 + 1 = 2 /\\ 2 * 3 = 6", "!n. n + 0 = n", "p /\\ q ==> q /\\ p"):
-        attempt = ProofAttempt(backend, backend.custom_theorem({"statement": statement}))
-        result = BestFS(max_expansions=20).search(attempt)
-        assert result.proved, statement
+        theorem = backend.custom_theorem({"statement": statement})
+        result = make_planner(planner, max_expansions=20, time_limit=60).search(ProofAttempt(backend, theorem))
+        assert result.proved, (planner, statement, result.stop_reason)
+        assert backend.check(theorem, result.proof) == (True, "")  # replayed with HOL Light's prove, again
 
 
 @needs_hol

@@ -135,8 +135,38 @@ class SRBackend:
     def check(self, theorem: Theorem, proof: ProofStep) -> tuple[bool, str]:
         return replay_proof(SRBackend(), theorem, proof)
 
+    def default_critic(self) -> DataDistanceCritic:
+        return DataDistanceCritic()
+
     def close(self) -> None:
         pass
+
+
+class DataDistanceCritic:
+    """SR-v0's model-free critic: how close the goal's values ŷ are to the data y.
+
+    value = exp(−mean |asinh ŷ − asinh y| − size_penalty · size(expression)) over the points.
+    ``asinh`` is linear near 0 and logarithmic for large values, so one far-off point cannot drown
+    the rest. The size term stands for the cost of search: a bigger expression has more positions,
+    hence more tactics to try, and without it a critic-guided planner dives into ever longer
+    expressions that fit the data a little better.
+    """
+
+    name = "sr-data-distance"
+
+    def __init__(self, size_penalty: float = 1.0) -> None:
+        self.size_penalty = size_penalty
+
+    def value(self, goals: Sequence[Goal]) -> list[float]:
+        out = []
+        for goal in goals:
+            state = goal.data
+            if not isinstance(state, SRState):
+                raise TypeError("DataDistanceCritic scores SR-v0 goals only")
+            gap = np.abs(np.arcsinh(state.y_hat) - np.arcsinh(state.y))
+            gap = gap[np.isfinite(gap)]
+            out.append(float(np.exp(-gap.mean() - self.size_penalty * E.size(state.expr))) if gap.size else 0.0)
+        return out
 
 
 # ---------------------------------------------------------------------- tactics
