@@ -67,7 +67,8 @@ class SearchResult:
             "theorem_id": self.theorem_id, "planner": self.planner, "proved": self.proved,
             "stop_reason": self.stop_reason, "expansions": self.expansions, "applications": self.applications,
             "wall_time": self.wall_time, "prover_time": self.prover_time, "policy_time": self.policy_time,
-            "tree_time": self.tree_time, "bookkeeping_time": self.bookkeeping_time, "proof_size": self.proof.size() if self.proof else None,
+            "tree_time": self.tree_time,
+            "bookkeeping_time": self.bookkeeping_time, "proof_size": self.proof.size() if self.proof else None,
             "replay_message": self.replay_message,
         }
 
@@ -99,6 +100,7 @@ class Planner(ABC):
 
     def after_batch(self) -> None:
         """Called once the whole batch from ``select`` has been expanded (HTPS backs up here)."""
+        return None
 
     def node_stats(self) -> dict[int, dict[str, Any]]:
         """Per-node statistics to record in the trace (visit counts, values, ...)."""
