@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import sys
@@ -63,7 +64,9 @@ def cmd_prove(args: argparse.Namespace) -> int:
         if args.limit:
             theorems = theorems[: args.limit]
     planner = make_planner(args.planner, max_expansions=args.budget, time_limit=args.time_limit,
-                           tactics_per_expansion=args.tactics_per_expansion)
+                           tactics_per_expansion=args.tactics_per_expansion,
+                           **planner_overrides(args.planner, args.set or []))
+    critic = make_critic(args.critic, backend)
     out = Path(args.out) if args.out else None
     results = []
     started = time.perf_counter()
@@ -71,7 +74,8 @@ def cmd_prove(args: argparse.Namespace) -> int:
     for i, theorem in enumerate(bar):
         env.reset(seed=args.seed, options={"theorem": theorem})
         trace_path = out / "traces" / f"{i:04d}-{theorem.id}.json.gz" if out else None
-        result = planner.search(env, trace_path=trace_path, header={"seed": args.seed, "split": args.split})
+        result = planner.search(env, critic=critic, trace_path=trace_path,
+                                header={"seed": args.seed, "split": args.split})
         results.append(result)
         bar.set_postfix(proved=f"{sum(r.proved for r in results)}/{len(results)}")
     env.close()
@@ -80,7 +84,8 @@ def cmd_prove(args: argparse.Namespace) -> int:
     proved = [r for r in results if r.proved]
     n = len(results)
     summary = {
-        "env": args.env, "planner": args.planner, "split": args.split, "budget": args.budget, "seed": args.seed,
+        "env": args.env, "planner": args.planner, "critic": critic.name, "split": args.split, "budget": args.budget,
+        "seed": args.seed, "settings": dataclasses.asdict(planner.settings),
         "proved": len(proved), "attempted": n, "proof_rate": len(proved) / n if n else 0.0,
         "mean_time": statistics.fmean(r.wall_time for r in results) if n else 0.0,
         "mean_expansions": statistics.fmean(r.expansions for r in results) if n else 0.0,
@@ -96,6 +101,45 @@ def cmd_prove(args: argparse.Namespace) -> int:
     if out:
         print(f"traces: {out / 'traces'}  summary: {out / 'summary.json'}")
     return 0
+
+
+def planner_overrides(planner: str, assignments: Sequence[str]) -> dict[str, Any]:
+    """``["exploration=1", "temperature=0.5"]`` → typed planner settings, with clear errors."""
+    from search import PLANNERS
+
+    fields = {f.name: f for f in dataclasses.fields(PLANNERS[planner].Settings)}
+    out: dict[str, Any] = {}
+    for item in assignments:
+        key, sep, raw = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or key not in fields:
+            known = ", ".join(sorted(set(fields) - {"max_expansions", "time_limit", "tactics_per_expansion"}))
+            raise SystemExit(f"aitp: --set {item!r}: {planner} settings are {known} (write KEY=VALUE)")
+        kind = str(fields[key].type)
+        try:
+            if kind.startswith("bool"):
+                if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError(raw)
+                out[key] = raw.lower() in ("true", "1", "yes")
+            elif kind.startswith("int"):
+                out[key] = int(raw)
+            elif kind.startswith("float"):
+                out[key] = float(raw)
+            else:
+                out[key] = raw
+        except ValueError:
+            raise SystemExit(f"aitp: --set {item!r}: {key} must be {kind.split()[0]}") from None
+    return out
+
+
+def make_critic(name: str, backend: Any) -> Any:
+    from aitp_gym.policy import ConstantCritic, default_critic
+
+    if name == "auto":
+        return default_critic(backend)
+    if name == "constant":
+        return ConstantCritic()
+    raise SystemExit(f"aitp: unknown critic {name!r}; choose auto or constant")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -118,6 +162,13 @@ def build_parser() -> argparse.ArgumentParser:
     prove.add_argument("--time-limit", type=float, default=60.0, help="wall-clock seconds allowed per theorem")
     prove.add_argument("--tactics-per-expansion", type=int, default=None,
                        help="candidates tried per expanded goal (default: all the policy offers)")
+    prove.add_argument("--critic", default="auto", choices=["auto", "constant"],
+                       help="goal values for fringe/updown/htps: auto is the environment's model-free heuristic "
+                            "(SR-v0: distance to the data; elsewhere a constant 0.5)")
+    prove.add_argument("--set", action="append", metavar="KEY=VALUE",
+                       help="a planner setting, repeatable: htps exploration, descents_per_batch, virtual_loss, "
+                            "depth_penalty; updown depth_discount, temperature; fringe score, temperature; "
+                            "early_stop, check_proof for all")
     prove.add_argument("--seed", type=int, default=0, help="seed passed to env.reset and recorded in traces")
     prove.add_argument("--out", default=None, help="folder for traces/ and summary.json (default: write nothing)")
     prove.add_argument("--quiet", action="store_true", help="no progress bar")

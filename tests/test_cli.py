@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from aitp_gym import iter_traces
 
 
@@ -37,3 +39,24 @@ def test_bad_input_gets_a_clear_message():
     assert p.returncode != 0 and "unknown environment" in p.stderr
     p = aitp("prove", "--theorem", "no-such-id", check=False)
     assert p.returncode == 2 and "no theorem 'no-such-id'" in p.stderr
+
+
+@pytest.mark.parametrize("planner", ["bestfs", "bfs", "fringe", "updown", "htps"])
+def test_prove_with_every_planner(tmp_path, planner):
+    p = aitp("prove", "--planner", planner, "--limit", "3", "--budget", "40", "--out", str(tmp_path), "--quiet")
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["planner"] == planner and summary["attempted"] == 3 and summary["proved"] >= 2
+    assert summary["critic"] == "sr-data-distance" and f"{planner} on SR-v0" in p.stdout
+    assert {rec.header["planner"] for rec in iter_traces(tmp_path / "traces")} == {planner}
+
+
+def test_planner_settings_from_the_command_line(tmp_path):
+    aitp("prove", "--planner", "htps", "--set", "exploration=1", "--set", "descents_per_batch=4", "--critic",
+         "constant", "--limit", "1", "--budget", "20", "--out", str(tmp_path), "--quiet")
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["settings"]["exploration"] == 1.0 and summary["settings"]["descents_per_batch"] == 4
+    assert summary["critic"] == "constant"
+    p = aitp("prove", "--planner", "htps", "--set", "exploraton=1", check=False)
+    assert p.returncode != 0 and "htps settings are" in p.stderr and "exploration" in p.stderr
+    p = aitp("prove", "--planner", "updown", "--set", "temperature=hot", check=False)
+    assert p.returncode != 0 and "temperature must be float" in p.stderr
