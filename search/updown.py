@@ -94,15 +94,28 @@ class UpDown(Planner):
         if not node.expanded:
             return self._log_v[node.id], self._log_v[node.id]
         log_u, log_b = self._log_v[node.id], NEG_INF
+        up, best = self._log_u, self._log_b
         for edge in node.edges:
-            if not _live(edge):
+            if edge.cycle or edge.is_error:
                 continue
-            ups = [self._log_u[c.id] for c in edge.children]
+            children = edge.children
+            if len(children) == 1:  # the common case, kept cheap
+                c = children[0]
+                uc = up[c.id]
+                if c.status is Status.FAILED:
+                    continue
+                log_u = max(log_u, uc)
+                if c.status is Status.OPEN and uc > NEG_INF:
+                    log_b = max(log_b, best[c.id])
+                continue
+            if any(c.status is Status.FAILED for c in children):
+                continue
+            ups = [up[c.id] for c in children]
             total = sum(ups)
             log_u = max(log_u, total)
-            for c, uc in zip(edge.children, ups, strict=True):
+            for c, uc in zip(children, ups, strict=True):
                 if c.is_open and uc > NEG_INF:
-                    log_b = max(log_b, self._log_b[c.id] + total - uc)
+                    log_b = max(log_b, best[c.id] + total - uc)
         return log_u, log_b
 
     def _propagate(self, start: ProofNode) -> None:
