@@ -29,6 +29,7 @@ test: install
 bench: install
 	$(PYTHON) bench/sr.py
 	$(PYTHON) bench/holist.py
+	$(PYTHON) bench/planners.py
 
 clean:
 	rm -rf .make runs build *.egg-info .pytest_cache
