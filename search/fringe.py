@@ -196,4 +196,4 @@ class Fringe(Planner):
 
     def node_stats(self) -> dict[int, dict[str, Any]]:
         holding = {g: len(f) for g, f in self._holding.items()}
-        return {nid: {"log_score": s, "live_fringes": holding.get(nid, 0)} for nid, s in self._logscore.items()}
+        return {nid: {"score": math.exp(s), "live_fringes": holding.get(nid, 0)} for nid, s in self._logscore.items()}
