@@ -25,8 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from aitp_gym.tree import Edge, ProofNode, ProofTree, Status
+from aitp_gym.tree import Edge, OutcomeKind, ProofNode, ProofTree, Status
 from search.base import Planner, SearchSettings
+
+_FAILED = (OutcomeKind.ERROR, OutcomeKind.TIMEOUT)  # tactic outcomes that give no children
 
 
 @dataclass
@@ -70,13 +72,15 @@ class Fringe(Planner):
 
     # ------------------------------------------------------------------ scores
     def _goal_score(self, node: ProofNode) -> float:
-        if node.id not in self._logscore:
+        score = self._logscore.get(node.id)
+        if score is None:
             if self.settings.score == "policy":
-                self._logscore[node.id] = self._path_logprob.get(node.id, 0.0)
+                score = self._path_logprob.get(node.id, 0.0)
             else:
                 (v,) = self.critic_values([node.goal])
-                self._logscore[node.id] = math.log(v) if v > 0 else -math.inf
-        return self._logscore[node.id]
+                score = math.log(v) if v > 0 else -math.inf
+            self._logscore[node.id] = score
+        return score
 
     def _score_goals(self, nodes: list[ProofNode]) -> None:
         """Score new goals in one critic batch."""
@@ -87,21 +91,37 @@ class Fringe(Planner):
 
     # ------------------------------------------------------------------ fringe bookkeeping
     def _add_fringe(self, goals: frozenset[int]) -> None:
-        nodes = self._tree.nodes
-        if any(nodes[g].status is Status.FAILED for g in goals):
-            return
-        goals = frozenset(g for g in goals if nodes[g].is_open)
-        if goals in self._seen or len(self._fringes) >= self.settings.max_fringes:
-            return
-        self._seen.add(goals)
-        self.created += 1
-        self._score_goals([nodes[g] for g in goals])
-        fid = next(self._ids)
-        score = sum(self._goal_score(nodes[g]) for g in goals)
-        self._fringes[fid] = goals
-        self._fringe_score[fid] = score
+        """Add the fringe of the open goals among ``goals``, unless one of them failed or it was seen before.
+
+        Goals are normally scored already, in one critic batch per expansion (``update``)."""
+        nodes, open_, failed = self._tree.nodes, Status.OPEN, Status.FAILED
+        open_goals = []
         for g in goals:
-            self._holding.setdefault(g, set()).add(fid)
+            status = nodes[g].status
+            if status is open_:
+                open_goals.append(g)
+            elif status is failed:
+                return
+        key = goals if len(open_goals) == len(goals) else frozenset(open_goals)
+        if key in self._seen or len(self._fringes) >= self.settings.max_fringes:
+            return
+        self._seen.add(key)
+        self.created += 1
+        fid = next(self._ids)
+        logscore = self._logscore
+        score = 0.0
+        for g in open_goals:
+            s = logscore.get(g)
+            score += s if s is not None else self._goal_score(nodes[g])
+        self._fringes[fid] = key
+        self._fringe_score[fid] = score
+        holding = self._holding
+        for g in open_goals:
+            holders = holding.get(g)
+            if holders is None:
+                holding[g] = {fid}
+            else:
+                holders.add(fid)
         heapq.heappush(self._heap, (-score, fid))
 
     def _drop_fringe(self, fid: int) -> frozenset[int]:
@@ -118,9 +138,14 @@ class Fringe(Planner):
     def _successors(self, fid: int, node: ProofNode) -> None:
         """Replace fringe ``fid`` by (F − {node}) ∪ C for each live edge of ``node``."""
         goals = self._drop_fringe(fid) - {node.id}
+        tried: set[frozenset[int]] = set()  # tactics with the same children give the same fringe
         for edge in node.edges:
-            if not edge.is_dead and not edge.cycle:
-                self._add_fringe(goals | {c.id for c in edge.children})
+            if edge.cycle or edge.outcome in _FAILED:  # a failed child is caught by _add_fringe
+                continue
+            children = frozenset(c.id for c in edge.children)
+            if children not in tried:
+                tried.add(children)
+                self._add_fringe(goals | children)
 
     def _refresh(self, expanded: ProofNode) -> None:
         """Follow status changes: proved goals leave their fringes, failed goals kill theirs.
@@ -182,13 +207,16 @@ class Fringe(Planner):
             return [node]
 
     def update(self, node: ProofNode, edges: list[Edge]) -> None:
-        for edge in edges:
-            if not edge.is_error:
-                for child in edge.children:
-                    lp = self._path_logprob[node.id] + edge.logprob
-                    if lp > self._path_logprob.get(child.id, -math.inf):
-                        self._path_logprob[child.id] = lp
-        self._score_goals([c for e in edges if not e.is_dead for c in e.children if c.is_open])
+        if self.settings.score == "policy":
+            for edge in edges:
+                if not edge.is_error:
+                    for child in edge.children:
+                        lp = self._path_logprob[node.id] + edge.logprob
+                        if lp > self._path_logprob.get(child.id, -math.inf):
+                            self._path_logprob[child.id] = lp
+        else:
+            self._score_goals([c for e in edges if e.outcome not in _FAILED for c in e.children
+                               if c.status is Status.OPEN])
         if self._pending is not None and self._pending in self._fringes:
             self._successors(self._pending, node)
         self._pending = None
