@@ -33,7 +33,8 @@ from search import PLANNERS, SearchResult, make_planner
 ORDER = ["bestfs", "bfs", "fringe", "updown", "htps"]
 
 
-def run_env(env_id: str, limit: int, budget: int, time_limit: float, planners: list[str]) -> dict[str, list]:
+def run_env(env_id: str, start: int, limit: int, budget: int, time_limit: float,
+            planners: list[str]) -> dict[str, list]:
     if env_id == "SR-v0":
         from envs.sr.backend import SRBackend
 
@@ -42,7 +43,7 @@ def run_env(env_id: str, limit: int, budget: int, time_limit: float, planners: l
         from envs.holist.backend import HOListBackend
 
         backend = HOListBackend()
-    theorems = list(backend.theorems("valid"))[:limit]
+    theorems = list(backend.theorems("valid"))[start:start + limit]
     results: dict[str, list[SearchResult]] = defaultdict(list)
     for theorem in tqdm(theorems, desc=env_id, unit="thm"):
         for name in planners:
@@ -52,11 +53,13 @@ def run_env(env_id: str, limit: int, budget: int, time_limit: float, planners: l
     return results
 
 
-def table(env_id: str, results: dict[str, list[SearchResult]], budget: int) -> list[str]:
+def table(env_id: str, start: int, results: dict[str, list[SearchResult]], budget: int) -> list[str]:
     names = list(results)
     n = len(results[names[0]])
     common = [i for i in range(n) if all(results[p][i].proved for p in names)]
-    lines = [f"### {env_id} valid: {n} theorems, {budget} expansions each ({len(common)} proved by all five)", "",
+    first = f" from #{start}" if start else ""
+    lines = [f"### {env_id} valid: {n} theorems{first}, {budget} expansions each "
+             f"({len(common)} proved by all {len(names)} planners)", "",
              "| planner | proved | rate | mean expansions to proof | on the common set | prover | model | tree "
              "| planner bookkeeping | wall s/thm |",
              "|---|---|---|---|---|---|---|---|---|---|"]
@@ -81,6 +84,7 @@ def main() -> None:
     parser.add_argument("--sr-limit", type=int, default=100, help="SR-v0 valid theorems (0: skip SR-v0)")
     parser.add_argument("--sr-budget", type=int, default=200, help="expansions per SR-v0 theorem")
     parser.add_argument("--holist-limit", type=int, default=20, help="HOList-v0 valid theorems (0: skip)")
+    parser.add_argument("--holist-start", type=int, default=0, help="index of the first HOList-v0 valid theorem")
     parser.add_argument("--holist-budget", type=int, default=16, help="expansions per HOList-v0 theorem")
     parser.add_argument("--time-limit", type=float, default=60.0, help="wall seconds per theorem and planner")
     parser.add_argument("--planners", default=",".join(ORDER), help="comma-separated subset")
@@ -94,18 +98,18 @@ def main() -> None:
     started = time.time()
     out = [f"Command: `python {' '.join(sys.argv)}`", "",
            f"Machine: {platform.machine()}, Python {platform.python_version()}, {time.strftime('%Y-%m-%d')}", ""]
-    jobs = [("SR-v0", args.sr_limit, args.sr_budget)]
+    jobs = [("SR-v0", 0, args.sr_limit, args.sr_budget)]
     if args.holist_limit:
         from envs.holist.prover import hol_light_available
 
         if hol_light_available():
-            jobs.append(("HOList-v0", args.holist_limit, args.holist_budget))
+            jobs.append(("HOList-v0", args.holist_start, args.holist_limit, args.holist_budget))
         else:
             print("HOL Light is not installed; skipping HOList-v0", file=sys.stderr)
-    for env_id, limit, budget in jobs:
+    for env_id, start, limit, budget in jobs:
         if limit:
-            results = run_env(env_id, limit, budget, args.time_limit, planners)
-            lines = table(env_id, results, budget)
+            results = run_env(env_id, start, limit, budget, args.time_limit, planners)
+            lines = table(env_id, start, results, budget)
             print("\n".join(lines) + "\n", flush=True)
             out += [*lines, ""]
     out.append(f"Total wall time: {time.time() - started:.0f} s")
