@@ -43,6 +43,7 @@ def run_env(env_id: str, start: int, limit: int, budget: int, time_limit: float,
         from envs.holist.backend import HOListBackend
 
         backend = HOListBackend()
+        backend.worker  # noqa: B018 -- warm the prover (about a minute) so no planner pays its start-up
     theorems = list(backend.theorems("valid"))[start:start + limit]
     results: dict[str, list[SearchResult]] = defaultdict(list)
     for theorem in tqdm(theorems, desc=env_id, unit="thm"):

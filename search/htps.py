@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aitp_gym.proof import extract_proof
-from aitp_gym.tree import Edge, ProofNode, ProofTree, Status
+from aitp_gym.tree import Edge, OutcomeKind, ProofNode, ProofTree, Status
 from search.base import Planner, SearchSettings
 
 NEG_INF = -math.inf
@@ -59,7 +59,7 @@ class HTPSSettings(SearchSettings):
     """Descents in a row that find nothing to expand before the search gives up."""
 
 
-@dataclass
+@dataclass(slots=True)
 class _EdgeStats:
     prior: float
     n: int = 0
@@ -172,23 +172,29 @@ class HTPS(Planner):
 
     # ------------------------------------------------------------------ expansion and backup
     def update(self, node: ProofNode, edges: list[Edge]) -> None:
-        solving = [e for e in edges if not e.is_error and not e.children]
-        if solving:
-            kept = solving[:1]
-        else:
-            kept, seen = [], set()
-            for e in edges:
-                key = frozenset(c.id for c in e.children)
-                if not e.is_error and not e.cycle and key not in seen:
-                    seen.add(key)
-                    kept.append(e)
+        # One pass over the new edges (there is one per candidate tactic, so this loop is hot).
+        errors = (OutcomeKind.ERROR, OutcomeKind.TIMEOUT)
+        kept: list[Edge] = []
+        seen: set = set()
+        for e in edges:
+            if e.outcome in errors or e.cycle:
+                continue
+            children = e.children
+            if not children:  # a solving tactic: keep only it
+                kept = [e]
+                break
+            key = children[0].id if len(children) == 1 else frozenset(c.id for c in children)
+            if key not in seen:
+                seen.add(key)
+                kept.append(e)
         self._kept[node.id] = kept
         if kept:
             top = max(e.logprob for e in kept)
             weights = [math.exp(e.logprob - top) for e in kept]
             z = sum(weights)
+            stats = self._stats
             for e, w in zip(kept, weights, strict=True):
-                self._stats[e.id] = _EdgeStats(prior=w / z)
+                stats[e.id] = _EdgeStats(prior=w / z)
 
     def after_batch(self) -> None:
         leaves = {o.node.id: o.node for occs in self._pending for o in occs
