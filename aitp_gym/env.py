@@ -14,7 +14,7 @@ from gymnasium import spaces
 from aitp_gym.attempt import ProofAttempt
 from aitp_gym.backend import SPLITS, ProverBackend, Theorem
 from aitp_gym.errors import UnknownTheorem
-from aitp_gym.tree import Edge, OutcomeKind, ProofNode, ProofTree
+from aitp_gym.tree import Edge, ProofNode, ProofTree
 
 DEFAULT_MAX_GOAL_LENGTH = 65_536
 DEFAULT_MAX_TACTIC_LENGTH = 4_096
@@ -180,7 +180,7 @@ class ProofEnv(gym.Env[str, str]):
         if edge is not None:
             info["outcome"] = edge.outcome.value
             info["message"] = edge.message
-            info["error"] = edge.outcome in (OutcomeKind.ERROR, OutcomeKind.TIMEOUT)
+            info["error"] = edge.is_error
         info.update(self._goal_info(node))
         return info
 

@@ -61,6 +61,10 @@ class OutcomeKind(enum.Enum):
     TIMEOUT = "timeout"  # the tactic ran out of time
 
 
+ERROR_OUTCOMES = (OutcomeKind.ERROR, OutcomeKind.TIMEOUT)
+"""Outcomes of a tactic that did not apply (a tuple: ``in`` on it is an identity check, cheap in hot loops)."""
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What applying one tactic to one goal gave. Expected failures are values, not exceptions."""
@@ -88,7 +92,7 @@ class Outcome:
 
     @property
     def failed(self) -> bool:
-        return self.kind in (OutcomeKind.ERROR, OutcomeKind.TIMEOUT)
+        return self.kind in ERROR_OUTCOMES
 
 
 class ProofNode:
@@ -136,7 +140,7 @@ class Edge:
 
     @property
     def is_error(self) -> bool:
-        return self.outcome in (OutcomeKind.ERROR, OutcomeKind.TIMEOUT)
+        return self.outcome in ERROR_OUTCOMES
 
     @property
     def is_dead(self) -> bool:

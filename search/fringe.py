@@ -25,10 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from aitp_gym.tree import Edge, OutcomeKind, ProofNode, ProofTree, Status
+from aitp_gym.tree import ERROR_OUTCOMES, Edge, ProofNode, ProofTree, Status
 from search.base import Planner, SearchSettings
-
-_FAILED = (OutcomeKind.ERROR, OutcomeKind.TIMEOUT)  # tactic outcomes that give no children
 
 
 @dataclass
@@ -140,7 +138,7 @@ class Fringe(Planner):
         goals = self._drop_fringe(fid) - {node.id}
         tried: set[frozenset[int]] = set()  # tactics with the same children give the same fringe
         for edge in node.edges:
-            if edge.cycle or edge.outcome in _FAILED:  # a failed child is caught by _add_fringe
+            if edge.cycle or edge.outcome in ERROR_OUTCOMES:  # a failed child is caught by _add_fringe
                 continue
             children = frozenset(c.id for c in edge.children)
             if children not in tried:
@@ -215,7 +213,7 @@ class Fringe(Planner):
                         if lp > self._path_logprob.get(child.id, -math.inf):
                             self._path_logprob[child.id] = lp
         else:
-            self._score_goals([c for e in edges if e.outcome not in _FAILED for c in e.children
+            self._score_goals([c for e in edges if e.outcome not in ERROR_OUTCOMES for c in e.children
                                if c.status is Status.OPEN])
         if self._pending is not None and self._pending in self._fringes:
             self._successors(self._pending, node)

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aitp_gym.proof import extract_proof
-from aitp_gym.tree import Edge, OutcomeKind, ProofNode, ProofTree, Status
+from aitp_gym.tree import ERROR_OUTCOMES, Edge, ProofNode, ProofTree, Status
 from search.base import Planner, SearchSettings
 
 NEG_INF = -math.inf
@@ -173,17 +173,15 @@ class HTPS(Planner):
     # ------------------------------------------------------------------ expansion and backup
     def update(self, node: ProofNode, edges: list[Edge]) -> None:
         # One pass over the new edges (there is one per candidate tactic, so this loop is hot).
-        errors = (OutcomeKind.ERROR, OutcomeKind.TIMEOUT)
         kept: list[Edge] = []
-        seen: set = set()
+        seen: set[frozenset[int]] = set()
         for e in edges:
-            if e.outcome in errors or e.cycle:
+            if e.outcome in ERROR_OUTCOMES or e.cycle:
                 continue
-            children = e.children
-            if not children:  # a solving tactic: keep only it
+            if not e.children:  # a solving tactic: keep only it
                 kept = [e]
                 break
-            key = children[0].id if len(children) == 1 else frozenset(c.id for c in children)
+            key = frozenset(c.id for c in e.children)
             if key not in seen:
                 seen.add(key)
                 kept.append(e)
