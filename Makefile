@@ -14,7 +14,7 @@ system-deps:
 # torch first, pinned to the CPU wheel, so nothing later pulls in the CUDA build.
 $(STAMP): setup.cfg pyproject.toml
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e ".[dev]"
+	$(PIP) install -q -e ".[all,dev]"
 	@mkdir -p .make && touch $(STAMP)
 
 install: system-deps $(STAMP)

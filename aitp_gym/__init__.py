@@ -16,9 +16,10 @@ from aitp_gym.tree import Edge, Goal, Outcome, OutcomeKind, ProofNode, ProofTree
 __version__ = "0.1.0"
 
 if "SR-v0" not in registry:
-    register(id="SR-v0", entry_point="envs.sr.env:SymbolicRegressionEnv", max_episode_steps=64)
+    register(id="SR-v0", entry_point="aitp_gym.envs.sr.env:SymbolicRegressionEnv", max_episode_steps=64)
 if "HOList-v0" not in registry:
-    register(id="HOList-v0", entry_point="envs.holist.env:HOListEnv", max_episode_steps=100, nondeterministic=True)
+    register(id="HOList-v0", entry_point="aitp_gym.envs.holist.env:HOListEnv", max_episode_steps=100,
+             nondeterministic=True)
 
 __all__ = [
     "AitpError", "DependencyNotInstalled", "Edge", "Goal", "Outcome", "OutcomeKind", "ProofAttempt",

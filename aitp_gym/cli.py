@@ -21,7 +21,8 @@ def _env_ids() -> list[str]:
 
     import aitp_gym  # noqa: F401  (registers the environments)
 
-    return sorted(k for k, spec in registry.items() if spec.entry_point and str(spec.entry_point).startswith("envs."))
+    return sorted(k for k, spec in registry.items()
+                  if spec.entry_point and str(spec.entry_point).startswith("aitp_gym.envs."))
 
 
 def _make_env(env_id: str, split: str) -> Any:
@@ -51,7 +52,7 @@ def cmd_theorems(args: argparse.Namespace) -> int:
 def cmd_prove(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from search import make_planner
+    from aitp_gym.search import make_planner
 
     env = _make_env(args.env, args.split)
     backend = env.unwrapped.backend
@@ -105,7 +106,7 @@ def cmd_prove(args: argparse.Namespace) -> int:
 
 def planner_overrides(planner: str, assignments: Sequence[str]) -> dict[str, Any]:
     """``["exploration=1", "temperature=0.5"]`` → typed planner settings, with clear errors."""
-    from search import PLANNERS
+    from aitp_gym.search import PLANNERS
 
     fields = {f.name: f for f in dataclasses.fields(PLANNERS[planner].Settings)}
     out: dict[str, Any] = {}
@@ -143,7 +144,7 @@ def make_critic(name: str, backend: Any) -> Any:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from search import PLANNERS
+    from aitp_gym.search import PLANNERS
 
     parser = argparse.ArgumentParser(
         prog="aitp", description="aitp-gym: theorem provers as Gymnasium environments, with proof-search planners.",

@@ -6,8 +6,9 @@ class AitpError(Exception):
     """Base class of aitp-gym's exceptions."""
 
 
-class DependencyNotInstalled(AitpError):
-    """An optional prover or library is missing; the message says how to install it."""
+class DependencyNotInstalled(AitpError, ImportError):
+    """An optional prover or library is missing; the message says how to install it (which extra, which
+    Debian package). It is an ``ImportError``, so ``except ImportError`` code keeps working."""
 
 
 class ProverError(AitpError):

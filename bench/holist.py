@@ -16,11 +16,11 @@ import threading
 import time
 
 import gymnasium as gym
+from aitp_gym.envs.holist.backend import HOListBackend
+from aitp_gym.envs.holist.grammar import parse_tactic
+from aitp_gym.envs.holist.prover import shared_zygote
 
 import aitp_gym  # noqa: F401
-from envs.holist.backend import HOListBackend
-from envs.holist.grammar import parse_tactic
-from envs.holist.prover import shared_zygote
 
 TACTICS = ["GEN_TAC", "REWRITE_TAC []", "CONJ_TAC", "STRIP_TAC", "DISCH_TAC"]
 

@@ -24,11 +24,11 @@ import sys
 import time
 from collections import defaultdict
 
+from aitp_gym.search import PLANNERS, SearchResult, make_planner
 from tqdm import tqdm
 
 import aitp_gym  # noqa: F401
 from aitp_gym import ProofAttempt
-from search import PLANNERS, SearchResult, make_planner
 
 ORDER = ["bestfs", "bfs", "fringe", "updown", "htps"]
 
@@ -36,11 +36,11 @@ ORDER = ["bestfs", "bfs", "fringe", "updown", "htps"]
 def run_env(env_id: str, start: int, limit: int, budget: int, time_limit: float,
             planners: list[str]) -> dict[str, list]:
     if env_id == "SR-v0":
-        from envs.sr.backend import SRBackend
+        from aitp_gym.envs.sr.backend import SRBackend
 
         backend = SRBackend()
     else:
-        from envs.holist.backend import HOListBackend
+        from aitp_gym.envs.holist.backend import HOListBackend
 
         backend = HOListBackend()
         backend.worker  # noqa: B018 -- warm the prover (about a minute) so no planner pays its start-up
@@ -101,7 +101,7 @@ def main() -> None:
            f"Machine: {platform.machine()}, Python {platform.python_version()}, {time.strftime('%Y-%m-%d')}", ""]
     jobs = [("SR-v0", 0, args.sr_limit, args.sr_budget)]
     if args.holist_limit:
-        from envs.holist.prover import hol_light_available
+        from aitp_gym.envs.holist.prover import hol_light_available
 
         if hol_light_available():
             jobs.append(("HOList-v0", args.holist_start, args.holist_limit, args.holist_budget))

@@ -1,11 +1,11 @@
-"""Planners over the shared proof tree, one module each, on the expand loop of ``search.base``."""
+"""Planners over the shared proof tree, one module each, on the expand loop of ``aitp_gym.search.base``."""
 
-from search.base import Planner, SearchResult, SearchSettings
-from search.bestfs import BestFS
-from search.bfs import BFS
-from search.fringe import Fringe, FringeSettings
-from search.htps import HTPS, HTPSSettings
-from search.updown import UpDown, UpDownSettings
+from aitp_gym.search.base import Planner, SearchResult, SearchSettings
+from aitp_gym.search.bestfs import BestFS
+from aitp_gym.search.bfs import BFS
+from aitp_gym.search.fringe import Fringe, FringeSettings
+from aitp_gym.search.htps import HTPS, HTPSSettings
+from aitp_gym.search.updown import UpDown, UpDownSettings
 
 PLANNERS: dict[str, type[Planner]] = {"bestfs": BestFS, "bfs": BFS, "fringe": Fringe, "updown": UpDown, "htps": HTPS}
 

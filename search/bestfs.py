@@ -10,8 +10,9 @@ import heapq
 import itertools
 from typing import Any
 
+from aitp_gym.search.base import Planner, is_relevant
+
 from aitp_gym.tree import Edge, ProofNode, ProofTree
-from search.base import Planner, is_relevant
 
 
 class BestFS(Planner):

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections import deque
 
+from aitp_gym.search.base import Planner, is_relevant
+
 from aitp_gym.tree import Edge, ProofNode, ProofTree
-from search.base import Planner, is_relevant
 
 
 class BFS(Planner):

@@ -34,9 +34,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from aitp_gym.search.base import Planner, SearchSettings
+
 from aitp_gym.proof import extract_proof
 from aitp_gym.tree import ERROR_OUTCOMES, Edge, ProofNode, ProofTree, Status
-from search.base import Planner, SearchSettings
 
 NEG_INF = -math.inf
 

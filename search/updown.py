@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from aitp_gym.search.base import Planner, SearchSettings
 
 from aitp_gym.tree import Edge, ProofNode, ProofTree, Status
-from search.base import Planner, SearchSettings
 
 NEG_INF = -math.inf
 TIE = 1e-9  # log-space margin below which scores count as equal

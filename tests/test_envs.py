@@ -12,7 +12,7 @@ from gymnasium.utils.env_checker import check_env
 import aitp_gym  # noqa: F401
 from aitp_gym.env import UnicodeText
 
-ENV_IDS = sorted(k for k, spec in registry.items() if str(spec.entry_point).startswith("envs."))
+ENV_IDS = sorted(k for k, spec in registry.items() if str(spec.entry_point).startswith("aitp_gym.envs."))
 
 
 def _skip_unavailable(env_id: str) -> None:

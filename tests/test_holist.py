@@ -6,6 +6,10 @@ import signal
 
 import gymnasium as gym
 import pytest
+from aitp_gym.envs.holist import backend as holist_backend
+from aitp_gym.envs.holist.grammar import HOLIST_TACTICS, TACTICS, TacticSyntaxError, parse_tactic
+from aitp_gym.envs.holist.prover import hol_light_available
+from aitp_gym.search import PLANNERS, make_planner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -13,10 +17,6 @@ import aitp_gym  # noqa: F401
 from aitp_gym import ProofAttempt
 from aitp_gym.proof import ProofStep
 from aitp_gym.tree import OutcomeKind
-from envs.holist import backend as holist_backend
-from envs.holist.grammar import HOLIST_TACTICS, TACTICS, TacticSyntaxError, parse_tactic
-from envs.holist.prover import hol_light_available
-from search import PLANNERS, make_planner
 
 needs_hol = pytest.mark.skipif(not hol_light_available(),
                                reason="HOL Light is not installed: apt-get install -y hol-light libnum-ocaml-dev")
@@ -223,7 +223,7 @@ def test_env_observations_info_and_theorem_listing(backend, capsys):
 @pytest.mark.expensive
 def test_shipped_database_matches_a_fresh_extraction(backend):
     """The cache is built from the prover's THEOREMS reply, ordered by load order from the sources."""
-    from envs.holist.database import TheoremDatabase, source_order
+    from aitp_gym.envs.holist.database import TheoremDatabase, source_order
 
     fresh = TheoremDatabase.from_raw(backend.database.version, backend._request("THEOREMS", 300.0), source_order())
     assert fresh.entries == backend.database.entries

@@ -2,12 +2,12 @@ import json
 import os
 
 import pytest
+from aitp_gym.envs.sr.backend import SRBackend, make_theorem, proof_from_script
 
 from aitp_gym.errors import TraceFormatError
 from aitp_gym.proof import ProofStep, extract_proof, replay_proof
 from aitp_gym.trace import TraceRecord, iter_traces, write_trace, write_traces
 from aitp_gym.tree import Goal, Outcome, ProofTree
-from envs.sr.backend import SRBackend, make_theorem, proof_from_script
 
 
 def test_extract_picks_the_smallest_proof():

@@ -1,11 +1,11 @@
 import gymnasium as gym
 import pytest
+from aitp_gym.envs.sr.backend import SRBackend, make_theorem
+from aitp_gym.search import BestFS, make_planner
 
 import aitp_gym  # noqa: F401
 from aitp_gym import ProofAttempt, iter_traces
 from aitp_gym.proof import ProofStep
-from envs.sr.backend import SRBackend, make_theorem
-from search import BestFS, make_planner
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +80,7 @@ def test_bfs_expands_in_fifo_order_and_proves_easy_theorems(easy):
     """
     0 --init x--> x --sin--> sin(x) ...   BFS expands the root, then all depth-1 goals before any at depth 2.
     """
-    from search import BFS
+    from aitp_gym.search import BFS
 
     backend, theorems = easy
     attempt = ProofAttempt(backend, make_theorem("sin(x) + x"))

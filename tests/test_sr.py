@@ -1,13 +1,8 @@
 import gymnasium as gym
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-import aitp_gym  # noqa: F401
-from aitp_gym.tree import OutcomeKind
-from envs.sr import expr as E
-from envs.sr.backend import (
+from aitp_gym.envs.sr import expr as E
+from aitp_gym.envs.sr.backend import (
     RULES,
     SPLIT_SPECS,
     SRBackend,
@@ -16,6 +11,11 @@ from envs.sr.backend import (
     random_theorem,
     theorem_from_data,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import aitp_gym  # noqa: F401
+from aitp_gym.tree import OutcomeKind
 
 HOSTILE = [
     "", " ", "\x00", "sin", "@0", "sin @", "sin @-1", "sin @99999", "sin @0 B=x", "add @0", "add @0 A=x",

@@ -24,9 +24,10 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from aitp_gym.envs.holist.prover import HOL_DIR
+
 from aitp_gym.backend import Theorem
 from aitp_gym.trace import atomic_write_text
-from envs.holist.prover import HOL_DIR
 
 SHIPPED_DIR = Path(__file__).with_name("data")
 _LOADS = re.compile(r'^\s*loads?t?\s+"([^"]+)"\s*;;', re.M)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from aitp_gym.envs.holist.backend import DEFAULT_TACTIC_TIMEOUT, HOListBackend
+
 from aitp_gym.env import ProofEnv
 from aitp_gym.tree import ProofNode
-from envs.holist.backend import DEFAULT_TACTIC_TIMEOUT, HOListBackend
 
 
 class HOListEnv(ProofEnv):
@@ -20,7 +21,7 @@ class HOListEnv(ProofEnv):
     ## Action Space
     A tactic string (``UnicodeText``) in HOL Light syntax from the HOList tactic set, e.g.
     ``ARITH_TAC``, ``CONJ_TAC``, ``MP_TAC ADD_SYM``, ``REWRITE_TAC [ADD_SYM; MULT_SYM]``,
-    ``EXISTS_TAC `n + 1```. It is parsed against the grammar in ``envs.holist.grammar`` and never
+    ``EXISTS_TAC `n + 1```. It is parsed against the grammar in ``aitp_gym.envs.holist.grammar`` and never
     passed to the OCaml toplevel as text; anything else is an error outcome, without touching the
     prover. Theorem arguments must come before the theorem being proved.
 

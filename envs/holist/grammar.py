@@ -267,7 +267,7 @@ def parse_tactic(action: str) -> TacticCall:
         raise TacticSyntaxError("empty action; expected a tactic such as ARITH_TAC")
     name = parser.take("name", "a tactic name")
     if name not in TACTICS:
-        raise TacticSyntaxError(f"unknown tactic {name!r}; see envs.holist.grammar.TACTICS for the tactic set")
+        raise TacticSyntaxError(f"unknown tactic {name!r}; see aitp_gym.envs.holist.grammar.TACTICS for the tactic set")
     kinds = TACTICS[name]
     if kinds == (TERM, TERM) and parser.at("("):  # SPEC_TAC (`a`, `b`)
         parser.i += 1

@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from aitp_gym.envs.sr import expr as E
 
 from aitp_gym.backend import SPLITS, Theorem
 from aitp_gym.proof import ProofStep, replay_proof
 from aitp_gym.tree import Goal, Outcome, OutcomeKind
-from envs.sr import expr as E
 
 ENV_ID = "SR-v0"
 N_POINTS = 20
