@@ -16,11 +16,11 @@ import threading
 import time
 
 import gymnasium as gym
+
+import aitp_gym  # noqa: F401
 from aitp_gym.envs.holist.backend import HOListBackend
 from aitp_gym.envs.holist.grammar import parse_tactic
 from aitp_gym.envs.holist.prover import shared_zygote
-
-import aitp_gym  # noqa: F401
 
 TACTICS = ["GEN_TAC", "REWRITE_TAC []", "CONJ_TAC", "STRIP_TAC", "DISCH_TAC"]
 

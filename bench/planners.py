@@ -24,11 +24,11 @@ import sys
 import time
 from collections import defaultdict
 
-from aitp_gym.search import PLANNERS, SearchResult, make_planner
 from tqdm import tqdm
 
 import aitp_gym  # noqa: F401
 from aitp_gym import ProofAttempt
+from aitp_gym.search import PLANNERS, SearchResult, make_planner
 
 ORDER = ["bestfs", "bfs", "fringe", "updown", "htps"]
 

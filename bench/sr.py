@@ -13,9 +13,9 @@ import statistics
 import time
 
 import gymnasium as gym
-from aitp_gym.envs.sr.backend import SRBackend
 
 import aitp_gym  # noqa: F401
+from aitp_gym.envs.sr.backend import SRBackend
 
 
 def main() -> None:

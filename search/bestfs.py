@@ -11,7 +11,6 @@ import itertools
 from typing import Any
 
 from aitp_gym.search.base import Planner, is_relevant
-
 from aitp_gym.tree import Edge, ProofNode, ProofTree
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections import deque
 
 from aitp_gym.search.base import Planner, is_relevant
-
 from aitp_gym.tree import Edge, ProofNode, ProofTree
 
 

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from aitp_gym.search.base import Planner, SearchSettings
 
+from aitp_gym.search.base import Planner, SearchSettings
 from aitp_gym.tree import ERROR_OUTCOMES, Edge, ProofNode, ProofTree, Status
 
 

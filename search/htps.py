@@ -34,9 +34,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from aitp_gym.search.base import Planner, SearchSettings
-
 from aitp_gym.proof import extract_proof
+from aitp_gym.search.base import Planner, SearchSettings
 from aitp_gym.tree import ERROR_OUTCOMES, Edge, ProofNode, ProofTree, Status
 
 NEG_INF = -math.inf

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from aitp_gym.search.base import Planner, SearchSettings
 
+from aitp_gym.search.base import Planner, SearchSettings
 from aitp_gym.tree import Edge, ProofNode, ProofTree, Status
 
 NEG_INF = -math.inf

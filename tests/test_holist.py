@@ -6,16 +6,16 @@ import signal
 
 import gymnasium as gym
 import pytest
-from aitp_gym.envs.holist import backend as holist_backend
-from aitp_gym.envs.holist.grammar import HOLIST_TACTICS, TACTICS, TacticSyntaxError, parse_tactic
-from aitp_gym.envs.holist.prover import hol_light_available
-from aitp_gym.search import PLANNERS, make_planner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import aitp_gym  # noqa: F401
 from aitp_gym import ProofAttempt
+from aitp_gym.envs.holist import backend as holist_backend
+from aitp_gym.envs.holist.grammar import HOLIST_TACTICS, TACTICS, TacticSyntaxError, parse_tactic
+from aitp_gym.envs.holist.prover import hol_light_available
 from aitp_gym.proof import ProofStep
+from aitp_gym.search import PLANNERS, make_planner
 from aitp_gym.tree import OutcomeKind
 
 needs_hol = pytest.mark.skipif(not hol_light_available(),

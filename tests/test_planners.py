@@ -4,12 +4,12 @@ then on SR-v0. HOList-v0 runs of every planner are in test_holist.py."""
 import math
 
 import pytest
-from aitp_gym.envs.sr import expr as E
-from aitp_gym.envs.sr.backend import DataDistanceCritic, SRBackend, make_goal, make_theorem, theorem_arrays
-from aitp_gym.search import HTPS, PLANNERS, Fringe, UpDown, make_planner
 from scripted import ScriptedCritic, ScriptedPolicy, ScriptedProver
 
 from aitp_gym import ProofAttempt
+from aitp_gym.envs.sr import expr as E
+from aitp_gym.envs.sr.backend import DataDistanceCritic, SRBackend, make_goal, make_theorem, theorem_arrays
+from aitp_gym.search import HTPS, PLANNERS, Fringe, UpDown, make_planner
 from aitp_gym.tree import Status
 
 

@@ -2,8 +2,8 @@ import json
 import os
 
 import pytest
-from aitp_gym.envs.sr.backend import SRBackend, make_theorem, proof_from_script
 
+from aitp_gym.envs.sr.backend import SRBackend, make_theorem, proof_from_script
 from aitp_gym.errors import TraceFormatError
 from aitp_gym.proof import ProofStep, extract_proof, replay_proof
 from aitp_gym.trace import TraceRecord, iter_traces, write_trace, write_traces

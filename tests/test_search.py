@@ -1,11 +1,11 @@
 import gymnasium as gym
 import pytest
-from aitp_gym.envs.sr.backend import SRBackend, make_theorem
-from aitp_gym.search import BestFS, make_planner
 
 import aitp_gym  # noqa: F401
 from aitp_gym import ProofAttempt, iter_traces
+from aitp_gym.envs.sr.backend import SRBackend, make_theorem
 from aitp_gym.proof import ProofStep
+from aitp_gym.search import BestFS, make_planner
 
 
 @pytest.fixture(scope="module")

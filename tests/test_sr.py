@@ -1,6 +1,10 @@
 import gymnasium as gym
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import aitp_gym  # noqa: F401
 from aitp_gym.envs.sr import expr as E
 from aitp_gym.envs.sr.backend import (
     RULES,
@@ -11,10 +15,6 @@ from aitp_gym.envs.sr.backend import (
     random_theorem,
     theorem_from_data,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-import aitp_gym  # noqa: F401
 from aitp_gym.tree import OutcomeKind
 
 HOSTILE = [

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from aitp_gym.backend import SPLITS, Theorem
 from aitp_gym.envs.holist.database import TheoremDatabase, load_database
 from aitp_gym.envs.holist.grammar import TacticCall, TacticSyntaxError, parse_tactic
 from aitp_gym.envs.holist.prover import Worker, shared_zygote
-
-from aitp_gym.backend import SPLITS, Theorem
 from aitp_gym.errors import ProverError, ProverTimeout
 from aitp_gym.proof import ProofStep
 from aitp_gym.tree import Goal, Outcome

@@ -24,9 +24,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from aitp_gym.envs.holist.prover import HOL_DIR
-
 from aitp_gym.backend import Theorem
+from aitp_gym.envs.holist.prover import HOL_DIR
 from aitp_gym.trace import atomic_write_text
 
 SHIPPED_DIR = Path(__file__).with_name("data")

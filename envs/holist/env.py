@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from aitp_gym.envs.holist.backend import DEFAULT_TACTIC_TIMEOUT, HOListBackend
-
 from aitp_gym.env import ProofEnv
+from aitp_gym.envs.holist.backend import DEFAULT_TACTIC_TIMEOUT, HOListBackend
 from aitp_gym.tree import ProofNode
 
 

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from aitp_gym.envs.sr import expr as E
 
 from aitp_gym.backend import SPLITS, Theorem
+from aitp_gym.envs.sr import expr as E
 from aitp_gym.proof import ProofStep, replay_proof
 from aitp_gym.tree import Goal, Outcome, OutcomeKind
 
