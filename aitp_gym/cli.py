@@ -1,21 +1,74 @@
-"""The ``aitp`` command line: run planners on an environment's theorems, list theorems."""
+"""The ``aitp`` command line: run planners on an environment's theorems, list theorems.
+
+Exit codes: 0 success, 1 runtime failure, 2 usage error, 130 interrupted (see ``EXIT_CODES``).
+"""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import json
+import math
 import statistics
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from aitp_gym.errors import AitpError
+from aitp_gym.errors import AitpError, UnknownTheorem
 from aitp_gym.trace import atomic_write_text
 
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
+EXIT_CODES = """exit codes:
+  0    success (whether or not every theorem was proved)
+  1    runtime failure (the prover crashed or could not start, a file could not be written)
+  2    usage error (a bad option, --set value, environment, theorem id, or --out folder)
+  130  interrupted (Ctrl-C): aitp prove writes summary.json for the theorems that finished, marked
+       "interrupted": true, and prints the partial result"""
+
+# The planner settings that have their own options; --set refuses them so that each has one spelling.
+_BUDGET_OPTIONS = {"max_expansions": "--budget", "time_limit": "--time-limit",
+                   "tactics_per_expansion": "--tactics-per-expansion"}
+
+
+class UsageError(AitpError):
+    """Bad command-line input found after parsing: printed as one line, exit code 2."""
+
+
+# -- argument types: argparse turns their ArgumentTypeError into a usage error (exit 2) ------------------
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a positive integer (1 or more)")
+    return value
+
+
+def nonnegative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be 0 or more")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a positive, finite number of seconds")
+    return value
+
+
+# -- helpers -----------------------------------------------------------------------------------------------
 def _env_ids() -> list[str]:
     from gymnasium.envs.registration import registry
 
@@ -25,16 +78,58 @@ def _env_ids() -> list[str]:
                   if spec.entry_point and str(spec.entry_point).startswith("aitp_gym.envs."))
 
 
-def _make_env(env_id: str, split: str) -> Any:
+def _make_env(env_id: str, split: str, **kwargs: Any) -> Any:
     import gymnasium as gym
 
     import aitp_gym  # noqa: F401
 
     if env_id not in _env_ids():
-        raise SystemExit(f"aitp: unknown environment {env_id!r}; choose from {', '.join(_env_ids())}")
-    return gym.make(env_id, split=split)
+        raise UsageError(f"unknown environment {env_id!r}; choose from {', '.join(_env_ids())}")
+    return gym.make(env_id, split=split, **kwargs)
 
 
+def one_line(text: str) -> str:
+    """``text`` with every run of whitespace (newlines included) collapsed to one space."""
+    return " ".join(text.split())
+
+
+def status(message: str) -> None:
+    """A progress message for the user, on stderr (stdout carries results)."""
+    print(f"aitp: {message}", file=sys.stderr, flush=True)
+
+
+def prepare_output(out: Path, overwrite: bool) -> None:
+    """Check ``--out`` before any work is done: create it, refuse a file or a folder holding an earlier run
+    (unless ``overwrite``), and check that it is writable. With ``overwrite``, delete only what ``aitp prove``
+    writes: ``summary.json`` and ``traces/*.json.gz`` (and temporary files of interrupted writes there)."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()):
+        if not overwrite:
+            raise UsageError(f"--out {out}: folder is not empty (an earlier run?); pass --overwrite to replace "
+                             "its traces and summary.json, or choose another folder")
+        traces = out / "traces"
+        ours = [out / "summary.json"]
+        if traces.is_dir():
+            ours += [p for p in traces.iterdir() if p.is_file() and (
+                p.name.endswith(".json.gz") and not p.name.startswith(".")
+                or p.name.startswith(".") and p.name.endswith(".tmp"))]
+        try:
+            for p in ours:
+                p.unlink(missing_ok=True)
+        except OSError as e:
+            raise UsageError(f"--out {out}: cannot clear the earlier run ({e.strerror}: {e.filename})") from None
+    try:
+        (out / "traces").mkdir(parents=True, exist_ok=True)
+        for folder in (out, out / "traces"):
+            probe = folder / ".aitp-write-test"
+            probe.write_bytes(b"")
+            probe.unlink()
+    except OSError as e:
+        raise UsageError(f"--out {out}: not writable ({e.strerror}: {e.filename})") from None
+
+
+# -- commands ----------------------------------------------------------------------------------------------
 def cmd_theorems(args: argparse.Namespace) -> int:
     env = _make_env(args.env, args.split)
     theorems = env.unwrapped.backend.theorems(args.split)
@@ -43,18 +138,41 @@ def cmd_theorems(args: argparse.Namespace) -> int:
         for t in shown:
             print(json.dumps({"id": t.id, "statement": t.statement}, ensure_ascii=False))
     else:
-        for t in shown:
-            print(f"{t.id}\t{t.statement}")
+        for t in shown:  # one line per theorem: multi-line statements (HOL Light's) are collapsed
+            print(f"{t.id}\t{one_line(t.statement)}")
         print(f"# {len(shown)} of {len(theorems)} theorems in the {args.split} split of {args.env}", file=sys.stderr)
-    return 0
+    return EXIT_OK
 
 
 def cmd_prove(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    # Everything that can be refused is checked before any theorem is tried and before the prover starts:
+    # the settings, the environment id, the theorem ids, the critic, and last (it may delete an old run) --out.
+    planner = build_planner(args)
+    env_kwargs = {} if args.tactic_timeout is None else {"tactic_timeout": args.tactic_timeout}
+    env = _make_env(args.env, args.split, **env_kwargs)
+    try:
+        return _prove(args, env, planner, tqdm)
+    finally:
+        try:
+            env.close()
+        except Exception as e:  # noqa: BLE001  (a prover killed by the same Ctrl-C must not hide the result)
+            status(f"closing the environment failed: {e}")
+
+
+def build_planner(args: argparse.Namespace) -> Any:
     from aitp_gym.search import make_planner
 
-    env = _make_env(args.env, args.split)
+    overrides = planner_overrides(args.planner, args.set or [])
+    try:
+        return make_planner(args.planner, max_expansions=args.budget, time_limit=args.time_limit,
+                            tactics_per_expansion=args.tactics_per_expansion, **overrides)
+    except (ValueError, TypeError) as e:
+        raise UsageError(f"--set: {e}") from None
+
+
+def _prove(args: argparse.Namespace, env: Any, planner: Any, tqdm: Any) -> int:
     backend = env.unwrapped.backend
     if args.theorem:
         from aitp_gym.env import find_theorem
@@ -64,22 +182,43 @@ def cmd_prove(args: argparse.Namespace) -> int:
         theorems = list(backend.theorems(args.split))
         if args.limit:
             theorems = theorems[: args.limit]
-    planner = make_planner(args.planner, max_expansions=args.budget, time_limit=args.time_limit,
-                           tactics_per_expansion=args.tactics_per_expansion,
-                           **planner_overrides(args.planner, args.set or []))
-    critic = make_critic(args.critic, backend)
+    try:
+        critic = make_critic(args.critic, backend)
+    except (ValueError, TypeError) as e:
+        raise UsageError(f"--critic {args.critic}: {e}") from None
     out = Path(args.out) if args.out else None
+    if out is not None:
+        prepare_output(out, args.overwrite)
+
+    # A prover's one-off start (HOL Light's cold load) happens here, not inside theorem 0's time budget.
+    prepare: Callable[[Callable[[str], None]], Any] | None = getattr(backend, "prepare", None)
+    prepare_time = 0.0
+    if prepare is not None:
+        t0 = time.perf_counter()
+        prepare(status)
+        prepare_time = time.perf_counter() - t0
+
     results = []
+    interrupted = False
     started = time.perf_counter()
-    bar = tqdm(theorems, desc=f"{args.planner} on {args.env}/{args.split}", unit="thm", disable=args.quiet)
-    for i, theorem in enumerate(bar):
-        env.reset(seed=args.seed, options={"theorem": theorem})
-        trace_path = out / "traces" / f"{i:04d}-{theorem.id}.json.gz" if out else None
-        result = planner.search(env, critic=critic, trace_path=trace_path,
-                                header={"seed": args.seed, "split": args.split})
-        results.append(result)
-        bar.set_postfix(proved=f"{sum(r.proved for r in results)}/{len(results)}")
-    env.close()
+    bar = tqdm(total=len(theorems), desc=f"{args.planner} on {args.env}/{args.split}", unit="thm",
+               disable=args.quiet, file=sys.stderr, dynamic_ncols=True)
+    try:
+        for i, theorem in enumerate(theorems):
+            env.reset(seed=args.seed, options={"theorem": theorem})
+            trace_path = out / "traces" / f"{i:04d}-{theorem.id}.json.gz" if out else None
+            result = planner.search(env, critic=critic, trace_path=trace_path,
+                                    header={"seed": args.seed, "split": args.split})
+            results.append(result)
+            bar.set_postfix(proved=f"{sum(r.proved for r in results)}/{len(results)}", refresh=False)
+            bar.update(1)
+    except KeyboardInterrupt:
+        interrupted = True
+        bar.close()
+        status(f"interrupted: {len(results)} of {len(theorems)} theorems finished"
+               + (f"; writing {out / 'summary.json'}" if out else ""))
+    finally:
+        bar.close()
     total = time.perf_counter() - started
 
     proved = [r for r in results if r.proved]
@@ -87,21 +226,24 @@ def cmd_prove(args: argparse.Namespace) -> int:
     summary = {
         "env": args.env, "planner": args.planner, "critic": critic.name, "split": args.split, "budget": args.budget,
         "seed": args.seed, "settings": dataclasses.asdict(planner.settings),
+        "tactic_timeout": args.tactic_timeout,
+        "interrupted": interrupted, "planned": len(theorems),
         "proved": len(proved), "attempted": n, "proof_rate": len(proved) / n if n else 0.0,
         "mean_time": statistics.fmean(r.wall_time for r in results) if n else 0.0,
         "mean_expansions": statistics.fmean(r.expansions for r in results) if n else 0.0,
         "mean_expansions_to_proof": statistics.fmean(r.expansions for r in proved) if proved else None,
-        "total_time": total,
+        "total_time": total, "prepare_time": prepare_time,
         "results": [r.summary() for r in results],
     }
     if out:
         atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
-    print(f"{args.planner} on {args.env} ({args.split}): proved {len(proved)}/{n} "
+    prefix = f"interrupted after {n} of {len(theorems)} theorems: " if interrupted else ""
+    print(f"{prefix}{args.planner} on {args.env} ({args.split}): proved {len(proved)}/{n} "
           f"({100 * summary['proof_rate']:.1f}%) | mean time {summary['mean_time']:.3f} s | "
-          f"mean expansions {summary['mean_expansions']:.1f} | total {total:.1f} s")
+          f"mean expansions {summary['mean_expansions']:.1f} | total {total:.1f} s", flush=True)
     if out:
-        print(f"traces: {out / 'traces'}  summary: {out / 'summary.json'}")
-    return 0
+        print(f"traces: {out / 'traces'}  summary: {out / 'summary.json'}", flush=True)
+    return EXIT_INTERRUPTED if interrupted else EXIT_OK
 
 
 def planner_overrides(planner: str, assignments: Sequence[str]) -> dict[str, Any]:
@@ -113,9 +255,11 @@ def planner_overrides(planner: str, assignments: Sequence[str]) -> dict[str, Any
     for item in assignments:
         key, sep, raw = item.partition("=")
         key = key.strip().replace("-", "_")
+        if key in _BUDGET_OPTIONS:
+            raise UsageError(f"--set {item!r}: set {key} with {_BUDGET_OPTIONS[key]}")
         if not sep or key not in fields:
-            known = ", ".join(sorted(set(fields) - {"max_expansions", "time_limit", "tactics_per_expansion"}))
-            raise SystemExit(f"aitp: --set {item!r}: {planner} settings are {known} (write KEY=VALUE)")
+            known = ", ".join(sorted(set(fields) - set(_BUDGET_OPTIONS)))
+            raise UsageError(f"--set {item!r}: {planner} settings are {known} (write KEY=VALUE)")
         kind = str(fields[key].type)
         try:
             if kind.startswith("bool"):
@@ -126,10 +270,13 @@ def planner_overrides(planner: str, assignments: Sequence[str]) -> dict[str, Any
                 out[key] = int(raw)
             elif kind.startswith("float"):
                 out[key] = float(raw)
+                if not math.isfinite(out[key]):
+                    raise ValueError(raw)
             else:
                 out[key] = raw
         except ValueError:
-            raise SystemExit(f"aitp: --set {item!r}: {key} must be {kind.split()[0]}") from None
+            what = "a finite float" if kind.startswith("float") else kind.split()[0]
+            raise UsageError(f"--set {item!r}: {key} must be {what}") from None
     return out
 
 
@@ -140,29 +287,51 @@ def make_critic(name: str, backend: Any) -> Any:
         return default_critic(backend)
     if name == "constant":
         return ConstantCritic()
-    raise SystemExit(f"aitp: unknown critic {name!r}; choose auto or constant")
+    raise UsageError(f"unknown critic {name!r}; choose auto or constant")
+
+
+# -- parser ------------------------------------------------------------------------------------------------
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each default once: "(default: X)" is added only when the help text does not already say it,
+    and not for flags and options without a default (their help says what happens instead)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if "default" in text or any(action.default is v for v in (None, False, argparse.SUPPRESS)):
+            return text
+        return super()._get_help_string(action)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from aitp_gym import __version__
     from aitp_gym.search import PLANNERS
 
     parser = argparse.ArgumentParser(
         prog="aitp", description="aitp-gym: theorem provers as Gymnasium environments, with proof-search planners.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        epilog=EXIT_CODES, formatter_class=_HelpFormatter)
+    parser.add_argument("--version", action="version", version=f"aitp-gym {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     prove = sub.add_parser("prove", help="run a planner on the theorems of a split and write traces",
-                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                           description="Run a planner on the theorems of a split and print proved n/N;\n"
+                                       "with --out, write one trace per theorem and summary.json.",
+                           epilog=EXIT_CODES, formatter_class=_HelpFormatter)
     prove.add_argument("--env", default="SR-v0", help="registered environment id (SR-v0, HOList-v0, Lean-v0)")
     prove.add_argument("--planner", default="bestfs", choices=sorted(PLANNERS), help="search strategy")
     prove.add_argument("--split", default="valid", choices=["train", "valid", "test"], help="theorem set")
-    prove.add_argument("--limit", type=int, default=0, help="prove only the first N theorems of the split (0: all)")
+    prove.add_argument("--limit", type=positive_int, default=None, metavar="N",
+                       help="prove only the first N theorems of the split (default: all)")
     prove.add_argument("--theorem", action="append", metavar="ID",
                        help="prove this theorem id instead of a split (repeatable)")
-    prove.add_argument("--budget", type=int, default=200, help="expansions allowed per theorem")
-    prove.add_argument("--time-limit", type=float, default=60.0, help="wall-clock seconds allowed per theorem")
-    prove.add_argument("--tactics-per-expansion", type=int, default=None,
+    prove.add_argument("--budget", type=positive_int, default=200, metavar="N",
+                       help="expansions allowed per theorem")
+    prove.add_argument("--time-limit", type=positive_float, default=60.0, metavar="SECONDS",
+                       help="wall-clock seconds allowed per theorem")
+    prove.add_argument("--tactics-per-expansion", type=positive_int, default=None, metavar="K",
                        help="candidates tried per expanded goal (default: all the policy offers)")
+    prove.add_argument("--tactic-timeout", type=positive_float, default=None, metavar="SECONDS",
+                       help="seconds one tactic may run in the prover (default: the environment's own, "
+                            "2 s for HOList-v0)")
     prove.add_argument("--critic", default="auto", choices=["auto", "constant"],
                        help="goal values for fringe/updown/htps: auto is the environment's model-free heuristic "
                             "(SR-v0: distance to the data; elsewhere a constant 0.5)")
@@ -170,17 +339,27 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a planner setting, repeatable: htps exploration, descents_per_batch, virtual_loss, "
                             "depth_penalty; updown depth_discount, temperature; fringe score, temperature; "
                             "early_stop, check_proof for all")
-    prove.add_argument("--seed", type=int, default=0, help="seed passed to env.reset and recorded in traces")
-    prove.add_argument("--out", default=None, help="folder for traces/ and summary.json (default: write nothing)")
-    prove.add_argument("--quiet", action="store_true", help="no progress bar")
+    prove.add_argument("--seed", type=nonnegative_int, default=0,
+                       help="seed passed to env.reset and recorded in traces")
+    prove.add_argument("--out", default=None, metavar="FOLDER",
+                       help="folder for traces/ and summary.json, checked before any work is done; it must be "
+                            "new or empty unless --overwrite is given (default: write nothing)")
+    prove.add_argument("--overwrite", action="store_true",
+                       help="reuse a non-empty --out folder: delete its summary.json and traces/*.json.gz first "
+                            "(only files aitp prove writes; anything else is left in place)")
+    prove.add_argument("--quiet", action="store_true",
+                       help="no progress bar (status lines and errors still go to stderr)")
     prove.set_defaults(func=cmd_prove)
 
     theorems = sub.add_parser("theorems", help="list the theorems of a split (id, statement)",
-                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                              description="List the theorems of a split, one per line: id, a tab, and the\n"
+                                          "statement with its whitespace collapsed (--json keeps it exact).",
+                              epilog=EXIT_CODES, formatter_class=_HelpFormatter)
     theorems.add_argument("--env", default="SR-v0", help="registered environment id")
     theorems.add_argument("--split", default="valid", choices=["train", "valid", "test"], help="theorem set")
-    theorems.add_argument("--limit", type=int, default=0, help="list only the first N (0: all)")
-    theorems.add_argument("--json", action="store_true", help="one JSON object per line")
+    theorems.add_argument("--limit", type=positive_int, default=None, metavar="N",
+                          help="list only the first N (default: all)")
+    theorems.add_argument("--json", action="store_true", help="one JSON object per line, statement exact")
     theorems.set_defaults(func=cmd_theorems)
     return parser
 
@@ -189,9 +368,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except (UsageError, UnknownTheorem) as e:
+        print(f"aitp: {e}", file=sys.stderr)
+        return EXIT_USAGE
     except AitpError as e:
         print(f"aitp: {e}", file=sys.stderr)
-        return 2
+        return EXIT_FAILURE
+    except OSError as e:
+        print(f"aitp: {e}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print("aitp: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -10,8 +10,10 @@ A record has four parts:
 A file name ending in ``.gz`` (``x.json.gz``, ``x.jsonl.gz``) is gzip-compressed, transparently.
 
 Files are written atomically (write to a temporary file in the same folder, fsync, rename), so a
-crash mid-write leaves either the old file or none, never a truncated one. ``iter_traces`` streams
-records from a ``.json`` file, a ``.jsonl`` file, or a folder of them, without loading all at once.
+crash mid-write leaves either the old file or none, never a truncated one; new files get the permissions
+the process umask gives (``0644`` under umask ``022``). ``iter_traces`` streams records from a ``.json`` file,
+a ``.jsonl`` file, or a folder of them (recursively, so a whole ``aitp prove`` run folder works), without
+loading all at once.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,11 +89,33 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
 
 
+def _create_temporary(folder: Path, name: str) -> tuple[int, Path]:
+    """Create a new, empty temporary file beside ``name`` and return its descriptor and path.
+
+    Like ``tempfile.mkstemp`` (a random name, ``O_EXCL`` so an existing file or symlink is never
+    opened), but with mode ``0o666`` rather than ``0o600``: the kernel applies the process umask
+    (and a folder's default ACL) as it does for any other new file, so a trace ends up ``0644``
+    under the common umask ``022``. Nothing reads or changes the umask here, so this is safe with
+    threads (``os.umask`` can only be read by setting it, which races with other threads)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = folder / f".{name}.{secrets.token_hex(6)}.tmp"
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary file name in {folder}")
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old content or the new, never a mix."""
+    """Write ``data`` to ``path`` so that readers see the old content or the new, never a mix.
+
+    The data goes to a temporary file in the same folder, is flushed to disk (fsync), and the
+    temporary file is renamed over ``path``. The new file's permissions follow the process umask,
+    as for ``open(path, "w")``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = _create_temporary(path.parent, path.name)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -126,15 +150,33 @@ def write_traces(path: str | os.PathLike[str], records: Iterable[TraceRecord]) -
 
 
 _SUFFIXES = (".json", ".jsonl", ".json.gz", ".jsonl.gz")
+NOT_TRACES = frozenset({"summary.json"})
+"""File names that ``iter_traces`` skips in a folder: ``aitp prove`` writes its run summary beside ``traces/``."""
 
 
 def iter_traces(path: str | os.PathLike[str]) -> Iterator[TraceRecord]:
-    """Stream records from a ``.json``/``.jsonl`` file (optionally ``.gz``), or from every such
-    file in a folder, sorted by name. Temporary files of interrupted writes are skipped."""
+    """Stream records from a trace file, or from every trace file under a folder.
+
+    A file is read as ``.json`` (one record) or ``.jsonl`` (one record a line), gzip-compressed if its
+    name ends in ``.gz``; a file named explicitly is always read.
+
+    A folder, such as the run folder ``aitp prove --out runs/demo`` prints, is walked recursively
+    (``runs/demo/traces/`` included), in name order with each subfolder's records where its name sorts.
+    It yields every file whose name ends in ``.json``, ``.jsonl``, ``.json.gz`` or ``.jsonl.gz``, except:
+
+    * hidden names (starting with ``.``): temporary files of interrupted writes, hidden folders;
+    * the names in ``NOT_TRACES`` (``summary.json``, the run summary ``aitp prove`` writes).
+
+    Other files (``notes.txt``) are ignored. Any other JSON file found is expected to be a trace: one
+    that is not raises ``TraceFormatError`` naming it, rather than being skipped silently."""
     path = Path(path)
     if path.is_dir():
         for p in sorted(path.iterdir()):
-            if p.name.endswith(_SUFFIXES) and not p.name.startswith("."):
+            if p.name.startswith("."):
+                continue
+            if p.is_dir():
+                yield from iter_traces(p)
+            elif p.name.endswith(_SUFFIXES) and p.name not in NOT_TRACES:
                 yield from iter_traces(p)
         return
     name = path.name
