@@ -29,8 +29,11 @@ class ProofAttempt:
     def root(self) -> ProofNode:
         return self.tree.root
 
-    def apply_tactic(self, node: ProofNode, tactic: Any, logprob: float = 0.0) -> Edge:
+    def apply_tactic(self, node: ProofNode, tactic: Any, logprob: float = 0.0, timeout: float | None = None) -> Edge:
         """Apply ``tactic`` to ``node``'s goal and record the result in the tree.
+
+        ``timeout`` (seconds) overrides the attempt's ``tactic_timeout`` for this application (planners pass
+        the time left in their budget).
 
         Never raises for bad input: a non-string or rejected tactic becomes an error edge, and a
         prover failure (crash, hang) becomes an error edge after the backend has restarted itself.
@@ -41,7 +44,7 @@ class ProofAttempt:
             tactic = repr(tactic)
         else:
             try:
-                outcome = self.backend.apply(node.goal, tactic, self.tactic_timeout)
+                outcome = self.backend.apply(node.goal, tactic, self.tactic_timeout if timeout is None else timeout)
             except ProverError as e:
                 outcome = Outcome.error(f"prover failure: {e}")
         t1 = time.perf_counter()

@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import heapq
+import itertools
+import json
+import math
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+import aitp_gym
 from aitp_gym.attempt import ProofAttempt, as_attempt
 from aitp_gym.policy import ConstantCritic, Critic, TacticPolicy, UniformPolicy, default_critic
 from aitp_gym.proof import ProofStep, extract_proof
@@ -84,11 +89,15 @@ class Planner(ABC):
         self.policy: TacticPolicy | None = None
         self.critic: Critic | None = None
         self.model_time = 0.0
+        self.cut_short: set[int] = set()
+        self._deadline = math.inf
 
     # -- what a planner implements ------------------------------------------------------------
     @abstractmethod
     def reset(self, tree: ProofTree) -> None:
-        """Start fresh statistics for a new search on ``tree``."""
+        """Start fresh statistics for a new search on ``tree``, as the search finds it: the tree may already
+        hold edges (manual ``env.step`` calls, an earlier search). Goals that are not ``exhausted`` may be
+        expanded, whether or not they have edges; ``open_goals`` and ``best_path_logprobs`` help."""
 
     @abstractmethod
     def select(self, tree: ProofTree) -> list[ProofNode]:
@@ -120,13 +129,31 @@ class Planner(ABC):
         return [min(1.0, max(0.0, float(v))) for v in values]
 
     def expand(self, attempt: ProofAttempt, nodes: list[ProofNode]) -> list[list[Edge]]:
-        """Ask the policy for candidates for every node in one batch, and apply them all."""
+        """Ask the policy for candidates for every node in one batch, and apply them.
+
+        Returns every edge of each node afterwards: the ones found in the tree (a manual ``env.step``, an
+        earlier search) and the new ones. A tactic that already has an edge on the goal is not applied again.
+        Each application is bounded by the time left in the budget; a node whose candidates could not all be
+        applied before the deadline is left unexhausted (``self.cut_short``), so a later search resumes it.
+        """
         t0 = time.perf_counter()
         proposals = self.policy.propose([n.goal for n in nodes], self.settings.tactics_per_expansion)
         self.model_time += time.perf_counter() - t0
+        default_timeout = attempt.tactic_timeout or getattr(attempt.backend, "tactic_timeout", None)
         out = []
         for node, candidates in zip(nodes, proposals, strict=True):
-            out.append([attempt.apply_tactic(node, tactic, logprob) for tactic, logprob in candidates])
+            tried = {e.tactic for e in node.edges}
+            for tactic, logprob in candidates:
+                if tactic in tried:
+                    continue
+                left = self._deadline - time.perf_counter()
+                if left <= 0:
+                    self.cut_short.add(node.id)
+                    break
+                tried.add(tactic)
+                timeout = None if default_timeout is None else min(default_timeout, left)
+                attempt.apply_tactic(node, tactic, logprob, timeout=timeout)
+            out.append(list(node.edges))
         return out
 
     # -- the loop ------------------------------------------------------------------------------
@@ -144,6 +171,8 @@ class Planner(ABC):
         self.model_time = 0.0
         settings = self.settings
         started = time.perf_counter()
+        self._deadline = started + settings.time_limit
+        self.cut_short: set[int] = set()
         prover_before, apps_before, tree_before = attempt.prover_time, attempt.applications, attempt.tree_time
         self.reset(tree)
         expansions, stop_reason = 0, "exhausted"
@@ -166,7 +195,8 @@ class Planner(ABC):
                 break
             for node, edges in zip(batch, self.expand(attempt, batch), strict=True):
                 expansions += 1
-                tree.mark_exhausted(node)  # every planner here expands a goal once, with all its candidates
+                if node.id not in self.cut_short:
+                    tree.mark_exhausted(node)  # every planner here expands a goal once, with all its candidates
                 self.update(node, edges)
             self.after_batch()
 
@@ -191,10 +221,15 @@ class Planner(ABC):
         return result
 
     def _trace(self, attempt: ProofAttempt, result: SearchResult, extra: dict[str, Any]) -> TraceRecord:
+        backend = attempt.backend
         header = {
-            "env_id": getattr(attempt.backend, "env_id", type(attempt.backend).__name__),
+            "env_id": getattr(backend, "env_id", type(backend).__name__),
             "theorem_id": attempt.theorem.id,
             "statement": attempt.theorem.statement,
+            "theorem_data": _jsonable(attempt.theorem.data),
+            "aitp_gym_version": aitp_gym.__version__,
+            "prover_version": getattr(backend, "prover_version", None),
+            "tactic_timeout": attempt.tactic_timeout or getattr(backend, "tactic_timeout", None),
             "planner": self.name,
             "settings": dataclasses.asdict(self.settings),
             "policy": getattr(self.policy, "name", type(self.policy).__name__),
@@ -217,3 +252,58 @@ def is_relevant(node: ProofNode) -> bool:
     if not node.parent_edges:
         return True
     return any(e.parent.is_open and not e.is_dead for e in node.parent_edges)
+
+
+def _jsonable(data: Any) -> dict[str, Any]:
+    """The JSON-serialisable part of a theorem's data (numpy arrays become lists, exactly)."""
+    out = {}
+    for key, value in dict(data or {}).items():
+        try:
+            json.dumps(value, default=_array_to_list)
+        except (TypeError, ValueError):
+            continue
+        out[str(key)] = value.tolist() if hasattr(value, "tolist") else value
+    return out
+
+
+def _array_to_list(obj: Any) -> Any:
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    raise TypeError(type(obj).__name__)
+
+
+def live_edges(node: ProofNode) -> Iterator[Edge]:
+    """Edges of ``node`` that may still help prove it: no error, no cycle, no failed child."""
+    return (e for e in node.edges if not e.cycle and not e.is_dead)
+
+
+def open_goals(tree: ProofTree) -> list[ProofNode]:
+    """The open goals reachable from the root along live edges, breadth-first (the root first)."""
+    if not tree.root.is_open:
+        return []
+    order, seen = [tree.root], {tree.root.id}
+    for node in order:  # grows while iterating: a breadth-first walk
+        for edge in live_edges(node):
+            for child in edge.children:
+                if child.is_open and child.id not in seen:
+                    seen.add(child.id)
+                    order.append(child)
+    return order
+
+
+def best_path_logprobs(tree: ProofTree) -> dict[int, float]:
+    """For every open goal reachable from the root, the best sum of tactic log-probabilities along a path
+    from the root (Dijkstra; exact while log-probabilities are <= 0)."""
+    best: dict[int, float] = {}
+    tie = itertools.count()
+    heap = [(0.0, next(tie), tree.root)] if tree.root.is_open else []
+    while heap:
+        neg, _, node = heapq.heappop(heap)
+        if node.id in best:
+            continue
+        best[node.id] = -neg
+        for edge in live_edges(node):
+            for child in edge.children:
+                if child.is_open and child.id not in best:
+                    heapq.heappush(heap, (neg - edge.logprob, next(tie), child))
+    return best

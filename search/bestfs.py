@@ -1,7 +1,8 @@
 """Best-first search: expand the open goal with the highest cumulative log-probability.
 
 A goal's priority is the sum of the tactic log-probabilities along the best path from the root
-that reached it (as in GPT-f). Each goal is expanded once, with all the policy's candidates.
+that reached it (as in GPT-f). Each goal is expanded once, with all the policy's candidates; goals that
+already have edges but are not exhausted (after a manual ``env.step``) are expanded too.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import heapq
 import itertools
 from typing import Any
 
-from aitp_gym.search.base import Planner, is_relevant
+from aitp_gym.search.base import Planner, best_path_logprobs, is_relevant, open_goals
 from aitp_gym.tree import Edge, ProofNode, ProofTree
 
 
@@ -18,14 +19,16 @@ class BestFS(Planner):
     name = "bestfs"
 
     def reset(self, tree: ProofTree) -> None:
-        self._score: dict[int, float] = {tree.root.id: 0.0}
+        self._score: dict[int, float] = best_path_logprobs(tree)
         self._tie = itertools.count()
-        self._heap: list[tuple[float, int, ProofNode]] = [(0.0, next(self._tie), tree.root)]
+        self._heap: list[tuple[float, int, ProofNode]] = [
+            (-self._score[n.id], next(self._tie), n) for n in open_goals(tree) if not n.exhausted]
+        heapq.heapify(self._heap)
 
     def select(self, tree: ProofTree) -> list[ProofNode]:
         while self._heap:
             neg_score, _, node = heapq.heappop(self._heap)
-            if -neg_score < self._score[node.id] or node.expanded or not is_relevant(node):
+            if -neg_score < self._score[node.id] or node.exhausted or not is_relevant(node):
                 continue  # a stale entry, or no longer worth expanding
             return [node]
         return []

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from aitp_gym.search.base import Planner, is_relevant
+from aitp_gym.search.base import Planner, is_relevant, open_goals
 from aitp_gym.tree import Edge, ProofNode, ProofTree
 
 
@@ -17,13 +17,14 @@ class BFS(Planner):
     name = "bfs"
 
     def reset(self, tree: ProofTree) -> None:
-        self._queue: deque[ProofNode] = deque([tree.root])
-        self._queued: set[int] = {tree.root.id}
+        reachable = open_goals(tree)
+        self._queue: deque[ProofNode] = deque(n for n in reachable if not n.exhausted)
+        self._queued: set[int] = {n.id for n in reachable}
 
     def select(self, tree: ProofTree) -> list[ProofNode]:
         while self._queue:
             node = self._queue.popleft()
-            if not node.expanded and is_relevant(node):
+            if not node.exhausted and is_relevant(node):
                 return [node]
         return []
 

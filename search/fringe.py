@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from aitp_gym.search.base import Planner, SearchSettings
+from aitp_gym.search.base import Planner, SearchSettings, best_path_logprobs
 from aitp_gym.tree import ERROR_OUTCOMES, Edge, ProofNode, ProofTree, Status
 
 
@@ -57,7 +57,7 @@ class Fringe(Planner):
         self._tree = tree
         self._rng = np.random.default_rng(self.settings.seed)
         self._logscore: dict[int, float] = {}  # node id -> log-score
-        self._path_logprob: dict[int, float] = {tree.root.id: 0.0}
+        self._path_logprob: dict[int, float] = best_path_logprobs(tree)
         self._fringes: dict[int, frozenset[int]] = {}  # live fringe id -> open goal ids
         self._fringe_score: dict[int, float] = {}
         self._seen: set[frozenset[int]] = set()
@@ -196,8 +196,8 @@ class Fringe(Planner):
             if not goals:  # an empty fringe: the root is proved (searching on, without early stop)
                 self._drop_fringe(fid)
                 continue
-            done = next((n for n in goals if n.expanded), None)
-            if done is not None:  # already expanded through another fringe: replace for free
+            done = next((n for n in goals if n.exhausted), None)
+            if done is not None:  # already expanded (through another fringe, or before): replace for free
                 self._successors(fid, done)
                 continue
             node = min(goals, key=lambda n: (self._goal_score(n), n.id))
@@ -209,7 +209,7 @@ class Fringe(Planner):
             for edge in edges:
                 if not edge.is_error:
                     for child in edge.children:
-                        lp = self._path_logprob[node.id] + edge.logprob
+                        lp = self._path_logprob.get(node.id, 0.0) + edge.logprob
                         if lp > self._path_logprob.get(child.id, -math.inf):
                             self._path_logprob[child.id] = lp
         else:

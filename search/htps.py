@@ -138,9 +138,11 @@ class HTPS(Planner):
                 occs.append(_Occurrence(node, "dead"))
             elif node.status is Status.PROVED and self.settings.early_stop:
                 occs.append(_Occurrence(node, "proved"))
-            elif not node.expanded:
+            elif not node.exhausted:
                 occs.append(_Occurrence(node, "leaf"))
             else:
+                if node.id not in self._kept:  # expanded before this search began: adopt its edges
+                    self.update(node, node.edges)
                 on_path.add(node.id)
                 edge = self._choose(node, on_path)
                 if edge is None:

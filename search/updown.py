@@ -5,7 +5,7 @@ the best provability known for it::
 
     u(g) = 1 if g is proved, 0 if it failed, else max(v(g), max over edges e of ∏_{c ∈ e} u(c))
 
-and is propagated upward whenever it changes. The *selection score* of an open, unexpanded goal g is
+and is propagated upward whenever it changes. The *selection score* of an open goal g not yet exhausted is
 v(g) times its best *context*: the product of the up values of the sibling goals still needed along
 a path from g to the root (max over paths). The planner expands the argmax, or samples with
 softmax(log score / temperature).
@@ -13,8 +13,10 @@ softmax(log score / temperature).
 Everything is kept in log space. For the argmax, each node also keeps b(g), the best leaf score
 inside its sub-graph, relative to g::
 
-    b(g) = v(g) for an unexpanded goal, else max over live edges e and open children c of e of
-           b(c) · ∏_{c' ∈ e, c' ≠ c} u(c')
+    b(g) = max( v(g) if g is not exhausted,
+                max over live edges e and open children c of e of b(c) · ∏_{c' ∈ e, c' ≠ c} u(c') )
+
+(a goal with edges but not exhausted, say after a manual ``env.step``, is still a leaf itself)
 
 so the best leaf is found by walking down from the root along the argmax, in time proportional to
 the depth, and b is updated incrementally together with u. Sampling needs every leaf's score, so
@@ -30,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from aitp_gym.search.base import Planner, SearchSettings
+from aitp_gym.search.base import Planner, SearchSettings, open_goals
 from aitp_gym.tree import Edge, ProofNode, ProofTree, Status
 
 NEG_INF = -math.inf
@@ -69,7 +71,10 @@ class UpDown(Planner):
         self._log_v: dict[int, float] = {}
         self._log_u: dict[int, float] = {}
         self._log_b: dict[int, float] = {}
-        self._prior([tree.root])
+        reachable = open_goals(tree)  # the tree as the search finds it (manual steps, an earlier search)
+        self._prior([*reachable, *(c for n in reachable for e in n.edges if not e.is_error for c in e.children)])
+        for node in reversed(reachable):
+            self._propagate(node)
 
     # ------------------------------------------------------------------ values
     def _prior(self, nodes: list[ProofNode]) -> None:
@@ -80,7 +85,7 @@ class UpDown(Planner):
             lv = (math.log(v) if v > 0 else NEG_INF) + node.depth * log_gamma
             self._log_v[node.id] = lv
             self._log_u[node.id] = lv if node.is_open else (0.0 if node.status is Status.PROVED else NEG_INF)
-            self._log_b[node.id] = lv if node.is_open and not node.expanded else NEG_INF
+            self._log_b[node.id] = lv if node.is_open and not node.exhausted else NEG_INF
 
     def up(self, node: ProofNode) -> float:
         """u(node) (not in log space)."""
@@ -91,9 +96,10 @@ class UpDown(Planner):
             return 0.0, NEG_INF
         if node.status is Status.FAILED:
             return NEG_INF, NEG_INF
-        if not node.expanded:
-            return self._log_v[node.id], self._log_v[node.id]
-        log_u, log_b = self._log_v[node.id], NEG_INF
+        own = NEG_INF if node.exhausted else self._log_v[node.id]  # a goal not exhausted is a leaf itself
+        if not node.edges:
+            return self._log_v[node.id], own
+        log_u, log_b = self._log_v[node.id], own
         up, best = self._log_u, self._log_b
         for edge in node.edges:
             if edge.cycle or edge.is_error:
@@ -137,8 +143,9 @@ class UpDown(Planner):
         node = tree.root
         if self._log_b[node.id] == NEG_INF:
             return []
-        while node.expanded:
-            best, best_child = NEG_INF, None
+        while node.edges:
+            own = NEG_INF if node.exhausted else self._log_v[node.id]
+            best, best_child = own, None
             for edge in node.edges:
                 if not _live(edge):
                     continue
@@ -149,12 +156,12 @@ class UpDown(Planner):
                     if c.is_open and uc > NEG_INF and self._log_b[c.id] + total - uc > best + TIE:
                         best, best_child = self._log_b[c.id] + total - uc, c
             if best_child is None:
-                return []
+                return [node] if own > NEG_INF else []
             node = best_child
         return [node]
 
     def leaf_scores(self, tree: ProofTree) -> dict[int, float]:
-        """log score of every open unexpanded goal reachable from the root: log v(g) + best context."""
+        """log score of every open goal not yet exhausted, reachable from the root: log v(g) + best context."""
         if not tree.root.is_open:
             return {}
 
@@ -187,7 +194,7 @@ class UpDown(Planner):
                         if ctx > context.get(c.id, NEG_INF):
                             context[c.id] = ctx
         return {nid: self._log_v[nid] + ctx for nid, ctx in context.items()
-                if not tree.nodes[nid].expanded and ctx > NEG_INF}
+                if not tree.nodes[nid].exhausted and ctx > NEG_INF}
 
     def _sample(self, tree: ProofTree) -> list[ProofNode]:
         scores = {nid: s for nid, s in self.leaf_scores(tree).items() if s > NEG_INF}
