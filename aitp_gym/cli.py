@@ -275,7 +275,7 @@ def planner_overrides(planner: str, assignments: Sequence[str]) -> dict[str, Any
             else:
                 out[key] = raw
         except ValueError:
-            what = "a finite float" if kind.startswith("float") else kind.split()[0]
+            what = "float (finite)" if kind.startswith("float") else kind.split()[0]
             raise UsageError(f"--set {item!r}: {key} must be {what}") from None
     return out
 

@@ -1,0 +1,247 @@
+"""The command line's input checks, exit codes, output folder rules, Ctrl-C handling and help text.
+
+Most tests call ``aitp_gym.cli.main`` in-process (fast, and lets a test stub the planner or the backend); the
+Ctrl-C and HOList listing tests run ``aitp`` as a subprocess, as a user would. All use SR-v0, except the
+HOList-v0 listing, which reads the shipped theorem database and starts no prover.
+"""
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from aitp_gym import cli, iter_traces
+from aitp_gym.envs.sr.backend import SRBackend
+from aitp_gym.search.base import Planner
+
+
+def run(argv, capsys):
+    """``aitp argv`` in-process: (exit code, stdout, stderr)."""
+    try:
+        code = cli.main(argv)
+    except SystemExit as e:  # argparse's usage errors, --help, --version
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def no_search(monkeypatch):
+    """Fail the test if any theorem is attempted: for checks that must happen before any work."""
+    def search(self, *args, **kwargs):
+        raise AssertionError("a theorem was attempted before the bad input was refused")
+
+    monkeypatch.setattr(Planner, "search", search)
+
+
+@pytest.mark.parametrize("option", [
+    ["--limit", "-1"], ["--limit", "0"], ["--limit", "two"],
+    ["--budget", "0"], ["--budget", "-5"],
+    ["--time-limit", "0"], ["--time-limit", "-1"], ["--time-limit", "nan"], ["--time-limit", "inf"],
+    ["--tactics-per-expansion", "0"], ["--tactic-timeout", "0"], ["--tactic-timeout", "-2"], ["--seed", "-1"],
+])
+def test_bad_numbers_are_usage_errors(option, capsys, no_search):
+    code, out, err = run(["prove", "--quiet", *option], capsys)
+    assert code == 2 and option[0] in err and "Traceback" not in err and out == ""
+
+
+def test_theorems_limit_must_be_positive(capsys):
+    code, _, err = run(["theorems", "--limit", "-1"], capsys)
+    assert code == 2 and "--limit" in err
+
+
+@pytest.mark.parametrize("planner, setting, message", [
+    ("updown", "temperature=-5", "temperature must be >= 0"),
+    ("fringe", "temperature=-5", "temperature must be >= 0"),
+    ("fringe", "score=bogus", "score must be 'critic' or 'policy'"),
+    ("htps", "descents_per_batch=0", "descents_per_batch >= 1"),
+    ("htps", "exploration=nan", "exploration must be float"),
+    ("bestfs", "max_expansions=3", "with --budget"),
+    ("bestfs", "early_stop=perhaps", "early_stop must be bool"),
+])
+def test_bad_settings_are_one_line_usage_errors(planner, setting, message, capsys, no_search):
+    code, out, err = run(["prove", "--planner", planner, "--set", setting, "--quiet"], capsys)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("aitp: ") and message in err, err
+
+
+def test_critic_errors_are_usage_errors(monkeypatch, capsys, no_search):
+    def broken(backend):
+        raise TypeError("this backend has no critic")
+
+    monkeypatch.setattr("aitp_gym.policy.default_critic", broken)
+    code, _, err = run(["prove", "--planner", "htps", "--quiet"], capsys)
+    assert code == 2 and err == "aitp: --critic auto: this backend has no critic\n"
+
+
+def test_unknown_environment_and_theorem_are_usage_errors(capsys, no_search):
+    assert run(["prove", "--env", "Nope-v0"], capsys)[0] == 2
+    assert run(["theorems", "--env", "Nope-v0"], capsys)[0] == 2
+    code, _, err = run(["prove", "--theorem", "no-such-id"], capsys)
+    assert code == 2 and "no theorem 'no-such-id'" in err
+
+
+def test_bad_out_is_refused_before_any_work(tmp_path, monkeypatch, capsys, no_search):
+    prepared = []
+    monkeypatch.setattr(SRBackend, "prepare", lambda self, status: prepared.append(1), raising=False)
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a folder")
+    code, _, err = run(["prove", "--out", str(a_file), "--quiet"], capsys)
+    assert code == 2 and "is not a folder" in err
+    code, _, err = run(["prove", "--out", str(a_file / "run"), "--quiet"], capsys)
+    assert code == 2 and "not writable" in err and "Traceback" not in err
+    assert prepared == [] and a_file.read_text() == "not a folder"
+
+
+def _prove(out, *extra):
+    return subprocess.run([sys.executable, "-m", "aitp_gym.cli", "prove", "--limit", "3", "--budget", "20",
+                           "--quiet", "--out", str(out), *extra], capture_output=True, text=True, timeout=300)
+
+
+def test_a_used_out_folder_needs_overwrite(tmp_path):
+    out = tmp_path / "run"
+    assert _prove(out).returncode == 0
+    before = sorted(p.name for p in (out / "traces").iterdir())
+    assert len(before) == 3
+
+    p = _prove(out, "--planner", "bfs", "--limit", "1")
+    assert p.returncode == 2 and "not empty" in p.stderr and "--overwrite" in p.stderr
+    assert sorted(p.name for p in (out / "traces").iterdir()) == before
+    assert json.loads((out / "summary.json").read_text())["planner"] == "bestfs"
+
+    (out / "notes.txt").write_text("mine")
+    p = _prove(out, "--planner", "bfs", "--limit", "1", "--overwrite")
+    assert p.returncode == 0, p.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["planner"] == "bfs" and summary["attempted"] == 1 and summary["interrupted"] is False
+    assert [r.header["planner"] for r in iter_traces(out)] == ["bfs"]  # the old traces are gone, not mixed in
+    assert (out / "notes.txt").read_text() == "mine"  # files aitp did not write are left alone
+
+
+def test_an_empty_out_folder_is_fine(tmp_path, capsys):
+    code, out, _ = run(["prove", "--limit", "1", "--budget", "5", "--quiet", "--out", str(tmp_path)], capsys)
+    assert code == 0 and len(list(iter_traces(tmp_path))) == 1
+
+
+def test_ctrl_c_writes_a_partial_summary(tmp_path):
+    """SIGINT after the first trace: exit 130, summary.json marked interrupted, the partial result printed."""
+    out = tmp_path / "run"
+    # BFS with budget 300 on all 100 valid theorems runs for minutes; the first (easy) traces come in a second.
+    # The child restores Python's SIGINT handler in case this test runs with SIGINT ignored (a background job).
+    code = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+            "from aitp_gym.cli import main; sys.exit(main(sys.argv[1:]))")
+    proc = subprocess.Popen([sys.executable, "-c", code, "prove", "--planner", "bfs", "--budget", "300",
+                             "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not list((out / "traces").glob("*.json.gz")):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "no trace was written"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and "interrupted" in stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["interrupted"] is True and summary["attempted"] >= 1 and summary["planned"] == 100
+    assert len(summary["results"]) == summary["attempted"]
+    assert re.search(rf"interrupted after {summary['attempted']} of 100 theorems: .*proved \d+/"
+                     rf"{summary['attempted']} ", stdout), stdout
+
+
+def test_prepare_runs_once_before_the_first_theorem(monkeypatch, tmp_path, capsys):
+    events = []
+
+    def prepare(self, status):
+        events.append("prepare")
+        status("starting the fake prover (about 0 s, once per machine)")
+
+    original = Planner.search
+
+    def search(self, *args, **kwargs):
+        events.append("search")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SRBackend, "prepare", prepare, raising=False)
+    monkeypatch.setattr(Planner, "search", search)
+    code, out, err = run(["prove", "--limit", "2", "--budget", "5", "--quiet", "--out", str(tmp_path)], capsys)
+    assert code == 0 and events == ["prepare", "search", "search"]
+    assert "aitp: starting the fake prover (about 0 s, once per machine)\n" in err and "proved" in out
+    assert "prepare_time" in json.loads((tmp_path / "summary.json").read_text())
+
+
+def test_tactic_timeout_reaches_the_environment_only_when_given(monkeypatch, capsys):
+    import gymnasium
+
+    made = []
+    real_make = gymnasium.make
+
+    def make(env_id, **kwargs):
+        env = real_make(env_id, **kwargs)
+        made.append((kwargs, env.unwrapped.tactic_timeout))
+        return env
+
+    monkeypatch.setattr(gymnasium, "make", make)
+    assert run(["prove", "--limit", "1", "--budget", "5", "--quiet", "--tactic-timeout", "0.5"], capsys)[0] == 0
+    assert run(["prove", "--limit", "1", "--budget", "5", "--quiet"], capsys)[0] == 0
+    assert made == [({"split": "valid", "tactic_timeout": 0.5}, 0.5), ({"split": "valid"}, None)]
+
+
+def test_progress_bar_and_summary_line(capsys):
+    code, out, err = run(["prove", "--limit", "3", "--budget", "5"], capsys)
+    assert code == 0 and "3/3 [" in err and "proved=" in err  # tqdm, on stderr
+    assert re.fullmatch(r"bestfs on SR-v0 \(valid\): proved \d/3 .*total [\d.]+ s\n", out)
+    code, out, err = run(["prove", "--limit", "3", "--budget", "5", "--quiet"], capsys)
+    assert code == 0 and err == "" and "proved" in out
+
+
+def test_version(capsys):
+    from aitp_gym import __version__
+
+    code, out, _ = run(["--version"], capsys)
+    assert code == 0 and out.strip() == f"aitp-gym {__version__}"
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["prove", "--help"], ["theorems", "--help"]])
+def test_help_shows_each_default_once_and_the_exit_codes(argv, capsys):
+    code, text, _ = run(argv, capsys)
+    assert code == 0
+    body, _, epilog = text.partition("exit codes:")
+    assert all(f"{c} " in epilog for c in ("0", "1", "2", "130"))
+    entries = re.split(r"\n(?=  -)", body)  # one entry per option
+    assert len(entries) > 1
+    for entry in entries:
+        assert entry.count("default") <= 1, entry
+    if argv[0] == "prove":
+        assert "(default: 200)" in text and "(default: 0)" in text  # --budget, --seed
+
+
+def test_theorems_sr_one_line_each(capsys):
+    code, out, err = run(["theorems", "--split", "valid"], capsys)
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == 100 and all(line.count("\t") == 1 for line in lines)
+    assert "# 100 of 100 theorems" in err
+
+
+def test_theorems_holist_one_line_each():
+    """HOL Light statements span lines; the listing keeps one line per theorem (from the shipped database)."""
+    def aitp(*args):
+        return subprocess.run([sys.executable, "-m", "aitp_gym.cli", "theorems", "--env", "HOList-v0", "--split",
+                               "valid", *args], capture_output=True, text=True, timeout=300, check=True)
+
+    exact = [json.loads(line) for line in aitp("--json").stdout.splitlines()]
+    assert any("\n" in t["statement"] for t in exact)  # the case this test is about
+    p = aitp()
+    lines = p.stdout.splitlines()
+    assert len(lines) == len(exact) and f"# {len(exact)} of {len(exact)} theorems" in p.stderr
+    for line, t in zip(lines, exact, strict=True):
+        tid, statement = line.split("\t")
+        assert tid == t["id"] and statement == " ".join(t["statement"].split())
