@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import re
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from aitp_gym.tree import Goal, Outcome, OutcomeKind
 ENV_ID = "SR-v0"
 N_POINTS = 20
 DEFAULT_POINTS = np.linspace(-10.0, 10.0, N_POINTS)
+DEFAULT_POINTS.flags.writeable = False
 RTOL, ATOL = 1e-5, 1e-8
 MAX_SUBSTITUTION_SIZE = 7
 MAX_EXPRESSION_SIZE = 64
@@ -51,8 +53,40 @@ SPLIT_SPECS: dict[str, dict[str, Any]] = {
     "test": {"seed": 3000, "per_difficulty": 20, "difficulties": range(1, 6)},
 }
 
-# One line: spaces and tabs only between the parts (a newline is not whitespace here).
-_TACTIC_RE = re.compile(r"[ \t]*([a-z0-9]+)[ \t]*@[ \t]*(\d{1,4})[ \t]*(?:([AB])[ \t]*=[ \t]*([^\s].*?))?[ \t]*")
+# Goal texts show at most this many points of y and ŷ, then "… (N more points)"; info has them all.
+MAX_SHOWN_POINTS = 2_000
+
+# One line: spaces and tabs only between the parts (a newline is not whitespace here). Any integer
+# parses as a position, so that a wrong one is reported as out of range (MAX_TACTIC_LENGTH bounds it).
+_TACTIC_RE = re.compile(r"[ \t]*([a-z0-9]+)[ \t]*@[ \t]*(-?\d+)[ \t]*(?:([AB])[ \t]*=[ \t]*([^\s].*?))?[ \t]*")
+
+# Generated splits, built once per process and shared by every SRBackend: {split spec: theorems}.
+_SPLIT_CACHE: dict[tuple, tuple[Theorem, ...]] = {}
+_SPLIT_LOCK = threading.RLock()
+
+
+def _split_key(split: str) -> tuple:
+    """What a split's theorems depend on: its spec, and for train the specs it is kept apart from."""
+    def spec(name: str) -> tuple:
+        s = SPLIT_SPECS[name]
+        return name, s["seed"], tuple(s["difficulties"]), s["per_difficulty"]
+    return (spec(split), *(spec(s) for s in ("valid", "test"))) if split == "train" else (spec(split),)
+
+
+def split_theorems(split: str) -> tuple[Theorem, ...]:
+    """The fixed theorems of a split, generated on first use in the process (train: about 1.5 s)."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
+    key = _split_key(split)
+    with _SPLIT_LOCK:
+        if key not in _SPLIT_CACHE:
+            exclude: set[str] = set()
+            if split == "train":  # keep evaluation targets out of training
+                exclude = {t.data["target"] for s in ("valid", "test") for t in split_theorems(s)}
+            spec = SPLIT_SPECS[split]
+            _SPLIT_CACHE[key] = tuple(generate_split(split, spec["seed"], spec["difficulties"],
+                                                     spec["per_difficulty"], exclude))
+        return _SPLIT_CACHE[key]
 
 
 @dataclass(frozen=True)
@@ -64,25 +98,24 @@ class SRState:
 
 
 class SRBackend:
-    """Pure Python and NumPy; stateless, so ``check`` can simply replay on a fresh instance."""
+    """Pure Python and NumPy; stateless, so ``check`` can simply replay on a fresh instance.
+
+    The splits live in a process-wide cache (``split_theorems``), not in the backend: making a backend
+    costs nothing, every backend of a process shares one tuple of theorems per split, and a pickled
+    backend (or env) carries no theorem list.
+    """
 
     env_id = ENV_ID
 
-    def __init__(self) -> None:
-        self._splits: dict[str, list[Theorem]] = {}
+    def __getstate__(self) -> dict[str, Any]:
+        return {}  # nothing per instance; the splits are rebuilt (once) in the receiving process
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        pass
 
     # ------------------------------------------------------------------ theorems
     def theorems(self, split: str) -> Sequence[Theorem]:
-        if split not in SPLITS:
-            raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
-        if split not in self._splits:
-            exclude: set[str] = set()
-            if split == "train":  # keep evaluation targets out of training
-                exclude = {t.data["target"] for s in ("valid", "test") for t in self.theorems(s)}
-            spec = SPLIT_SPECS[split]
-            self._splits[split] = generate_split(split, spec["seed"], spec["difficulties"],
-                                                 spec["per_difficulty"], exclude)
-        return self._splits[split]
+        return split_theorems(split)
 
     def custom_theorem(self, options: Mapping[str, Any]) -> Theorem:
         """A user's theorem: ``{"target": "x**3 + x", "points": array}`` or ``{"x": xs, "y": ys}``."""
@@ -92,6 +125,9 @@ class SRBackend:
                 raise ValueError(f"unknown options {sorted(unknown)} with 'target' (allowed: target, points)")
             return make_theorem(options["target"], options.get("points"))
         if "x" in options and "y" in options:
+            unknown = set(options) - {"x", "y"}
+            if unknown:
+                raise ValueError(f"unknown options {sorted(unknown)} with 'x' and 'y' (allowed: x, y)")
             return theorem_from_data(options["x"], options["y"])
         raise ValueError("SR-v0 reset options: {'theorem': id}, {'target': str, 'points': array} "
                          "or {'x': array, 'y': array}")
@@ -188,7 +224,7 @@ def apply_rule(expr: E.Expr, tactic: str) -> E.Expr:
     if rule not in RULES:
         raise TacticError(f"unknown rule {rule!r}; rules: {', '.join(RULES)}")
     nodes = E.subexpressions(expr)
-    if pos >= len(nodes):
+    if not 0 <= pos < len(nodes):
         raise TacticError(f"position {pos} is out of range: the expression has {len(nodes)} node(s), "
                           f"positions 0-{len(nodes) - 1}")
     wanted = "A" if rule == "init" else "B" if rule in BINARY_RULES else None
@@ -218,7 +254,11 @@ def apply_rule(expr: E.Expr, tactic: str) -> E.Expr:
 
 # ---------------------------------------------------------------------- goals and theorems
 def _row(values: np.ndarray) -> str:
-    return " ".join(f"{v:.4g}" for v in values.tolist())
+    """Values with 4 significant digits; past ``MAX_SHOWN_POINTS`` an explicit count of the rest."""
+    shown = " ".join(f"{v:.4g}" for v in values[:MAX_SHOWN_POINTS].tolist())
+    if len(values) > MAX_SHOWN_POINTS:
+        shown += f" … ({len(values) - MAX_SHOWN_POINTS} more points)"
+    return shown
 
 
 def make_goal(expr: E.Expr, x: np.ndarray, y: np.ndarray, y_hat: np.ndarray | None = None) -> Goal:
@@ -248,30 +288,68 @@ def _check_data(x: np.ndarray, y: np.ndarray) -> None:
         raise ValueError("the target is 0 at every point: the first goal is already solved")
 
 
+def _frozen(values: Any) -> np.ndarray:
+    """A read-only float64 copy (``None`` from JSON becomes NaN): theorems are shared by every env of a process."""
+    if isinstance(values, np.ndarray) and values.dtype == np.float64 and not values.flags.writeable:
+        return values
+    array = np.array(values, dtype=np.float64)
+    array.flags.writeable = False
+    return array
+
+
+def _sr_theorem(x: np.ndarray, y: np.ndarray, target: str | None = None, theorem_id: str | None = None,
+                split: str = "", proof: Sequence[str] | None = None, difficulty: int | None = None) -> Theorem:
+    """The one constructor of SR theorems. ``data`` holds everything needed to rebuild the theorem
+    exactly (``theorem_from_record``): id, split, target, x and y as float64, proof, difficulty."""
+    if target is None:
+        theorem_id = theorem_id or "sr-data-" + hashlib.sha1(x.tobytes() + y.tobytes()).hexdigest()[:10]
+        statement = f"fit {len(x)} data points"
+    else:
+        theorem_id = theorem_id or "sr-user-" + hashlib.sha1(f"{target}|{x.tobytes().hex()}".encode()).hexdigest()[:10]
+        statement = f"find f with f(x) = {target} at {len(x)} points"
+    data: dict[str, Any] = {"id": theorem_id, "split": split}
+    if target is not None:
+        data["target"] = target
+    data["x"], data["y"] = x, y
+    if proof is not None:
+        data["proof"] = list(proof)
+    if difficulty is not None:
+        data["difficulty"] = int(difficulty)
+    return Theorem(theorem_id, statement, split, data)
+
+
 def make_theorem(target: str, points: Any = None, theorem_id: str | None = None, split: str = "",
                  proof: list[str] | None = None, difficulty: int | None = None) -> Theorem:
     """A theorem from a target expression string, at ``points`` (default: 20 in [-10, 10])."""
     parsed = E.parse(target, allow_pow=True)
-    x = DEFAULT_POINTS if points is None else np.asarray(points, dtype=np.float64)
-    y = E.evaluate(parsed, x)
+    x = DEFAULT_POINTS if points is None else _frozen(points)
+    y = _frozen(E.evaluate(parsed, x))
     _check_data(x, y)
-    text = E.to_str(parsed)
-    if theorem_id is None:
-        theorem_id = "sr-user-" + hashlib.sha1(f"{text}|{x.tobytes().hex()}".encode()).hexdigest()[:10]
-    data: dict[str, Any] = {"target": text, "x": x, "y": y}
-    if proof is not None:
-        data["proof"] = proof
-    if difficulty is not None:
-        data["difficulty"] = difficulty
-    return Theorem(theorem_id, f"find f with f(x) = {text} at {len(x)} points", split, data)
+    return _sr_theorem(x, y, E.to_str(parsed), theorem_id, split, proof, difficulty)
 
 
 def theorem_from_data(x: Any, y: Any) -> Theorem:
-    """A theorem from raw data with no known expression."""
-    xs, ys = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    """A theorem from raw data with no known expression. ``data["x"]`` and ``data["y"]`` keep the
+    values exactly (the goal text shows 4 significant digits)."""
+    xs, ys = _frozen(x), _frozen(y)
     _check_data(xs, ys)
-    digest = hashlib.sha1(xs.tobytes() + ys.tobytes()).hexdigest()[:10]
-    return Theorem(f"sr-data-{digest}", f"fit {len(xs)} data points", "", {"x": xs, "y": ys})
+    return _sr_theorem(xs, ys)
+
+
+def theorem_from_record(record: Mapping[str, Any]) -> Theorem:
+    """Rebuild an SR theorem, identical (id, statement, split, data), from ``theorem.data`` as a trace
+    stores it: a trace header with ``"theorem_data"``, or the data itself, with the arrays as lists
+    (``json.loads(json.dumps(...))`` of ``.tolist()``; Python writes floats exactly, NaN as ``NaN``)."""
+    data = record["theorem_data"] if "theorem_data" in record else record
+    if not isinstance(data, Mapping) or "x" not in data or "y" not in data:
+        raise ValueError("an SR theorem record needs the data's 'x' and 'y' (a trace header's 'theorem_data')")
+    x, y = _frozen(data["x"]), _frozen(data["y"])
+    _check_data(x, y)
+    theorem_id = data.get("id") or record.get("theorem_id")
+    target = data.get("target")
+    if target is not None:
+        target = E.to_str(E.parse(target, allow_pow=True))
+    return _sr_theorem(x, y, target, theorem_id, data.get("split") or "", data.get("proof"), data.get("difficulty"))
 
 
 def proof_from_script(tactics: Sequence[str]) -> ProofStep:

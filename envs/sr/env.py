@@ -36,7 +36,9 @@ class SymbolicRegressionEnv(ProofEnv):
         y: ...      (target values)
         ŷ: ...      (current values)
 
-    ``info`` carries the arrays ``x``, ``y`` and ``y_hat`` and the expression in prefix form.
+    ``info`` carries the arrays ``x``, ``y`` and ``y_hat`` and the expression in prefix form. With
+    more than 2,000 points the y and ŷ lines show the first 2,000 and then ``… (N more points)``;
+    ``info`` always has every point.
 
     ## Rewards
     1 when the expression fits the data; otherwise ``-step_penalty`` (default 0).
@@ -44,7 +46,9 @@ class SymbolicRegressionEnv(ProofEnv):
     ## Starting State
     The expression ``0``, for a theorem drawn from ``split`` with the env's seeded RNG, or the one
     given by ``reset(options=...)``: ``{"theorem": id | index | Theorem}``,
-    ``{"target": "x**3 + x", "points": array}`` or ``{"x": array, "y": array}``.
+    ``{"target": "x**3 + x", "points": array}`` or ``{"x": array, "y": array}``. ``"theorem"``
+    cannot be combined with the others. ``theorem.data`` keeps x and y exactly, so
+    ``theorem_from_record`` rebuilds the theorem from a trace header's ``theorem_data``.
 
     ## Episode End
     * Termination: the data is fitted (proved).
@@ -57,6 +61,7 @@ class SymbolicRegressionEnv(ProofEnv):
     |---|---|---|
     | ``split`` | ``"train"`` | theorem set that ``reset`` draws from (train, valid, test) |
     | ``step_penalty`` | ``0.0`` | subtracted from the reward at every step that does not prove |
+    | ``tactic_timeout`` | ``None`` | accepted for a uniform CLI; SR steps take well under a millisecond |
     | ``max_episode_steps`` | ``64`` | ``TimeLimit`` truncation |
 
     >>> import gymnasium as gym, aitp_gym
@@ -74,9 +79,10 @@ class SymbolicRegressionEnv(ProofEnv):
     * v0: initial release.
     """
 
-    def __init__(self, split: str = "train", step_penalty: float = 0.0, render_mode: str | None = None,
-                 **kwargs: Any) -> None:
-        super().__init__(SRBackend(), split=split, step_penalty=step_penalty, render_mode=render_mode, **kwargs)
+    def __init__(self, split: str = "train", step_penalty: float = 0.0, tactic_timeout: float | None = None,
+                 render_mode: str | None = None, **kwargs: Any) -> None:
+        super().__init__(SRBackend(), split=split, step_penalty=step_penalty, tactic_timeout=tactic_timeout,
+                         render_mode=render_mode, **kwargs)
 
     def _goal_info(self, node: ProofNode) -> dict[str, Any]:
         state = node.goal.data
