@@ -21,6 +21,7 @@ def test_prove_writes_traces_and_summary(tmp_path):
     assert "proved" in p.stdout and "/4" in p.stdout
     summary = json.loads((out / "summary.json").read_text())
     assert summary["attempted"] == 4 and len(list(iter_traces(out / "traces"))) == 4
+    assert len(list(iter_traces(out))) == 4  # the run folder the CLI prints reads back too (summary.json skipped)
 
 
 def test_theorems_lists_a_split():
@@ -36,7 +37,7 @@ def test_help_explains_options():
 
 def test_bad_input_gets_a_clear_message():
     p = aitp("prove", "--env", "Nope-v0", check=False)
-    assert p.returncode != 0 and "unknown environment" in p.stderr
+    assert p.returncode == 2 and "unknown environment" in p.stderr and "Traceback" not in p.stderr
     p = aitp("prove", "--theorem", "no-such-id", check=False)
     assert p.returncode == 2 and "no theorem 'no-such-id'" in p.stderr
 
