@@ -20,7 +20,7 @@ $(STAMP): setup.cfg pyproject.toml
 install: system-deps $(STAMP)
 
 demo: install
-	aitp prove --env SR-v0 --planner bestfs --split valid --limit 20 --budget 200 --out runs/demo
+	aitp prove --env SR-v0 --planner bestfs --split valid --limit 20 --budget 200 --out runs/demo --overwrite
 
 test: install
 	ruff check .

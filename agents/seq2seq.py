@@ -1,0 +1,203 @@
+"""A byte-level seq2seq tactic generator: goal text in, k ranked tactics with log-probabilities out.
+
+The model is a ``transformers`` T5 encoder-decoder with the byte-level ByT5 tokenizer (one token per UTF-8 byte,
+no vocabulary file), the recipe of ReProver's tactic generator. :meth:`Seq2SeqPolicy.tiny` builds a randomly
+initialised ~0.7 M-parameter model that trains on two CPU cores in minutes; :meth:`Seq2SeqPolicy.from_pretrained`
+loads a checkpoint saved by :meth:`save_pretrained`, or any local or hub seq2seq checkpoint with a tokenizer (for
+example a ReProver tactic generator for Lean, on a machine with hub access; that path is not tested here).
+
+Goals longer than ``max_goal_bytes`` keep their head and tail (see :mod:`aitp_gym.agents.text`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aitp_gym.agents.text import truncate_goal
+from aitp_gym.optional import require
+from aitp_gym.tree import Goal
+
+torch = require("torch", "the seq2seq tactic policy")
+transformers = require("transformers", "the seq2seq tactic policy")
+
+SETTINGS_FILE = "aitp_policy.json"
+
+
+@dataclass
+class GenerationSettings:
+    """How :meth:`Seq2SeqPolicy.propose` decodes. Saved with the checkpoint."""
+
+    num_candidates: int = 8
+    """k: candidates per goal when the planner does not say (``tactics_per_expansion``)."""
+    method: str = "beam"
+    """``beam``: beam search, k beams, the k best distinct sequences; ``sample``: k samples at ``temperature``."""
+    temperature: float = 1.0
+    """Sampling temperature (``method="sample"``)."""
+    max_goal_bytes: int = 512
+    """Goals longer than this keep their head and tail (UTF-8 bytes; one ByT5 token per byte)."""
+    max_tactic_bytes: int = 64
+    """Longest tactic generated, in bytes."""
+    batch_size: int = 32
+    """Goals per forward pass; a planner's batch of goals is split into chunks of this size."""
+
+    def __post_init__(self) -> None:
+        if self.method not in ("beam", "sample"):
+            raise ValueError(f"method must be 'beam' or 'sample', not {self.method!r}")
+        if self.num_candidates < 1 or self.max_goal_bytes < 8 or self.max_tactic_bytes < 1 or self.batch_size < 1:
+            raise ValueError("num_candidates, max_tactic_bytes and batch_size must be positive, max_goal_bytes >= 8")
+        if self.temperature <= 0:
+            raise ValueError(f"temperature must be positive, not {self.temperature}")
+
+
+def tiny_t5_config(vocab_size: int = 384, **overrides: Any) -> Any:
+    """A T5 configuration small enough to train on a laptop CPU: 2+2 layers, d_model 128 (~0.7 M parameters)."""
+    settings = dict(vocab_size=vocab_size, d_model=128, d_kv=32, d_ff=256, num_layers=2, num_decoder_layers=2,
+                    num_heads=4, dropout_rate=0.0, feed_forward_proj="gated-gelu", tie_word_embeddings=False,
+                    decoder_start_token_id=0, pad_token_id=0, eos_token_id=1)
+    settings.update(overrides)
+    return transformers.T5Config(**settings)
+
+
+def byte_tokenizer() -> Any:
+    """ByT5's tokenizer: bytes + 3 special tokens (pad 0, eos 1, unk 2); it needs no vocabulary file."""
+    return transformers.ByT5Tokenizer()
+
+
+def _texts(goals: Sequence[Goal | str]) -> list[str]:
+    return [g.text if isinstance(g, Goal) else str(g) for g in goals]
+
+
+class Seq2SeqPolicy:
+    """A ``TacticPolicy``: ``propose(goals, k)`` returns, per goal, up to k ``(tactic, log-probability)`` pairs,
+    best first, distinct, from one batched ``generate`` call per chunk of goals."""
+
+    name = "seq2seq"
+
+    def __init__(self, model: Any, tokenizer: Any, settings: GenerationSettings | None = None,
+                 device: str = "cpu") -> None:
+        self.model = model.to(device)
+        self.tokenizer = tokenizer
+        self.settings = settings or GenerationSettings()
+        self.device = device
+        self.model.eval()
+
+    # ------------------------------------------------------------------ construction and checkpoints
+    @classmethod
+    def tiny(cls, seed: int = 0, settings: GenerationSettings | None = None, **config: Any) -> Seq2SeqPolicy:
+        """A fresh, randomly initialised tiny model (seeded)."""
+        tokenizer = byte_tokenizer()
+        torch.manual_seed(seed)
+        model = transformers.T5ForConditionalGeneration(tiny_t5_config(len(tokenizer), **config))
+        return cls(model, tokenizer, settings)
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | os.PathLike[str], device: str = "cpu",
+                        **settings: Any) -> Seq2SeqPolicy:
+        """Load a checkpoint: a folder written by :meth:`save_pretrained`, or any seq2seq checkpoint that
+        ``transformers`` can load (a local folder or, with hub access, a hub name). ``settings`` override the
+        saved :class:`GenerationSettings`."""
+        path = Path(name_or_path)
+        saved: dict[str, Any] = {}
+        if (path / SETTINGS_FILE).is_file():
+            saved = json.loads((path / SETTINGS_FILE).read_text())
+        model = transformers.AutoModelForSeq2SeqLM.from_pretrained(str(name_or_path))
+        try:
+            tokenizer = transformers.AutoTokenizer.from_pretrained(str(name_or_path))
+        except (OSError, ValueError):  # a bare model folder: our models use the byte tokenizer
+            tokenizer = byte_tokenizer()
+        return cls(model, tokenizer, GenerationSettings(**{**saved, **settings}), device)
+
+    def save_pretrained(self, path: str | os.PathLike[str]) -> None:
+        """Write model, tokenizer and generation settings to ``path`` (a folder)."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        self.model.save_pretrained(path)
+        self.tokenizer.save_pretrained(path)
+        (path / SETTINGS_FILE).write_text(json.dumps(dataclasses.asdict(self.settings), indent=1))
+
+    # ------------------------------------------------------------------ tensors
+    def encode_goals(self, goals: Sequence[Goal | str]) -> Any:
+        """Token ids and attention mask of the (truncated) goals, on the model's device."""
+        texts = [truncate_goal(t, self.settings.max_goal_bytes) for t in _texts(goals)]
+        return self.tokenizer(texts, return_tensors="pt", padding=True).to(self.device)
+
+    def encode_tactics(self, tactics: Sequence[str]) -> Any:
+        """Decoder labels for ``tactics`` (padding is -100, ignored by the loss), ending in EOS."""
+        enc = self.tokenizer([t[: self.settings.max_tactic_bytes * 4] for t in tactics], return_tensors="pt",
+                             padding=True, truncation=True, max_length=self.settings.max_tactic_bytes + 1)
+        labels = enc.input_ids.masked_fill(enc.attention_mask == 0, -100)
+        return labels.to(self.device)
+
+    def token_logprobs(self, goals: Sequence[Goal | str], tactics: Sequence[str]) -> tuple[Any, Any]:
+        """Per-token log-probabilities of ``tactics`` given ``goals`` (teacher forcing), and the label mask.
+
+        Returns ``(logprobs [B, T], mask [B, T])``; gradients flow (call under ``torch.no_grad()`` to score)."""
+        enc = self.encode_goals(goals)
+        labels = self.encode_tactics(tactics)
+        out = self.model(input_ids=enc.input_ids, attention_mask=enc.attention_mask, labels=labels)
+        mask = labels != -100
+        logp = torch.log_softmax(out.logits.float(), dim=-1)
+        token = logp.gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+        return token * mask, mask
+
+    def sequence_logprobs(self, goals: Sequence[Goal | str], tactics: Sequence[str]) -> Any:
+        """log π(tactic | goal) for each pair: the sum over the tactic's tokens, EOS included."""
+        token, _ = self.token_logprobs(goals, tactics)
+        return token.sum(-1)
+
+    # ------------------------------------------------------------------ TacticPolicy
+    @torch.no_grad()
+    def propose(self, goals: Sequence[Goal | str], k: int | None = None) -> list[list[tuple[str, float]]]:
+        k = k or self.settings.num_candidates
+        texts = _texts(goals)
+        out: list[list[tuple[str, float]]] = []
+        step = self.settings.batch_size
+        for i in range(0, len(texts), step):
+            out.extend(self._generate(texts[i:i + step], k))
+        return out
+
+    def _suppressed(self) -> list[int]:
+        """Padding and unknown tokens are never part of a tactic (an untrained model likes padding)."""
+        ids = {self.tokenizer.pad_token_id, self.tokenizer.unk_token_id}
+        return sorted(i for i in ids if i is not None)
+
+    def _generate(self, texts: list[str], k: int) -> list[list[tuple[str, float]]]:
+        if not texts:
+            return []
+        was_training = self.model.training
+        self.model.eval()
+        s = self.settings
+        enc = self.encode_goals(texts)
+        common = dict(input_ids=enc.input_ids, attention_mask=enc.attention_mask, max_new_tokens=s.max_tactic_bytes + 1,
+                      num_return_sequences=k, return_dict_in_generate=True, output_scores=True,
+                      suppress_tokens=self._suppressed())
+        if s.method == "beam":
+            # length_penalty 0: sequences_scores is the plain sum of token log-probabilities
+            gen = self.model.generate(**common, num_beams=k, do_sample=False, length_penalty=0.0, early_stopping=True)
+            scores = gen.sequences_scores.tolist()
+        else:
+            gen = self.model.generate(**common, do_sample=True, temperature=s.temperature, top_k=0, num_beams=1)
+            scores = None
+        decoded = self.tokenizer.batch_decode(gen.sequences, skip_special_tokens=True)
+        finished = (gen.sequences == self.tokenizer.eos_token_id).any(-1).tolist()  # unfinished: cut at max length
+        if scores is None:  # samples: score each exactly under the model (temperature 1)
+            flat_goals = [t for t in texts for _ in range(k)]
+            scores = self.sequence_logprobs(flat_goals, decoded).tolist()
+        self.model.train(was_training)
+        out = []
+        for j in range(len(texts)):
+            best: dict[str, float] = {}
+            rows = range(j * k, (j + 1) * k)
+            for tactic, score, done in zip([decoded[r] for r in rows], [scores[r] for r in rows],
+                                           [finished[r] for r in rows], strict=True):
+                tactic = tactic.strip()
+                if done and tactic and score > best.get(tactic, float("-inf")):
+                    best[tactic] = float(score)
+            out.append(sorted(best.items(), key=lambda kv: -kv[1]))
+        return out
