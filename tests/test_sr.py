@@ -1,3 +1,5 @@
+import json
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -7,6 +9,7 @@ from hypothesis import strategies as st
 import aitp_gym  # noqa: F401
 from aitp_gym.envs.sr import expr as E
 from aitp_gym.envs.sr.backend import (
+    MAX_SHOWN_POINTS,
     RULES,
     SPLIT_SPECS,
     SRBackend,
@@ -14,6 +17,7 @@ from aitp_gym.envs.sr.backend import (
     proof_from_script,
     random_theorem,
     theorem_from_data,
+    theorem_from_record,
 )
 from aitp_gym.tree import OutcomeKind
 
@@ -146,3 +150,70 @@ def test_candidate_tactics_are_all_applicable(goal1):
     assert len(candidates) == 13 + 4 * 4
     outcomes = [backend.apply(goal, t) for t in candidates]
     assert all(o.kind is not OutcomeKind.ERROR or "NaN" in o.message for o in outcomes)
+
+
+def test_out_of_range_positions_say_so(goal1):
+    backend, goal = goal1  # f(x) = x: one node
+    for tactic, pos in [("sin @99999", "99999"), ("sin @5", "5"), ("sin @-1", "-1"), ("add @12345 B=x", "12345")]:
+        message = backend.apply(goal, tactic).message
+        assert f"position {pos} is out of range" in message and "positions 0-0" in message, (tactic, message)
+        assert "cannot parse" not in message
+
+
+def test_large_data_is_shortened_visibly_and_info_keeps_every_point():
+    n = 200_000
+    xs = np.linspace(-3, 3, n)
+    env = gym.make("SR-v0")
+    obs, info = env.reset(options={"x": xs, "y": np.sin(xs)})
+    obs, _, _, _, info = env.step("init @0 A=x")
+    assert obs in env.observation_space
+    lines = obs.split("\n")
+    assert lines[0] == "f(x) = x" and lines[1].startswith("y: ") and lines[2].startswith("ŷ: ")
+    more = f"… ({n - MAX_SHOWN_POINTS} more points)"
+    assert lines[1].endswith(more) and lines[2].endswith(more)
+    assert len(lines[2].split()) == MAX_SHOWN_POINTS + 1 + 4  # "ŷ:", the values, "… (N more points)"
+    assert "truncated" not in obs
+    assert len(info["x"]) == len(info["y"]) == len(info["y_hat"]) == n and np.array_equal(info["y_hat"], xs)
+
+
+def _json_round_trip(data):
+    return json.loads(json.dumps({k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in data.items()}))
+
+
+def test_theorems_rebuild_exactly_from_json_trace_data():
+    rng = np.random.default_rng(0)
+    xs, ys = rng.normal(size=20), rng.normal(size=20)
+    ys[3] = np.nan  # allowed (less than half); JSON writes NaN
+    originals = [
+        theorem_from_data(xs, ys),
+        make_theorem("sin(x)/3 + x**3", points=rng.normal(size=20)),
+        make_theorem("exp(x)"),
+        SRBackend().theorems("valid")[7],
+    ]
+    for theorem in originals:
+        data = _json_round_trip(theorem.data)
+        header = {"theorem_id": theorem.id, "statement": theorem.statement, "theorem_data": data}
+        for record in (data, header):
+            rebuilt = theorem_from_record(record)
+            assert rebuilt == theorem and rebuilt.statement == theorem.statement and rebuilt.split == theorem.split
+            for key in ("x", "y"):
+                assert rebuilt.data[key].tobytes() == np.asarray(theorem.data[key]).tobytes(), key
+            assert {k: v for k, v in rebuilt.data.items() if k not in ("x", "y")} == \
+                {k: v for k, v in theorem.data.items() if k not in ("x", "y")}
+    # the lists go back through the public constructors too, to the same theorem
+    raw = originals[0]
+    assert theorem_from_data(*(_json_round_trip(raw.data)[k] for k in ("x", "y"))) == raw
+    env = gym.make("SR-v0")
+    _, info = env.reset(options={"x": xs.tolist(), "y": ys.tolist()})
+    assert info["theorem_id"] == raw.id and np.array_equal(info["y"], ys, equal_nan=True)
+
+
+def test_rebuilt_theorem_gives_the_same_episode():
+    theorem = make_theorem("sin(x) + x", points=np.random.default_rng(1).normal(size=20))
+    rebuilt = theorem_from_record(_json_round_trip(theorem.data))
+    backend = SRBackend()
+    script = proof_from_script(["init @0 A=x", "sin @0", "add @0 B=x"])
+    assert backend.check(rebuilt, script) == (True, "")
+    assert backend.start(rebuilt).text == backend.start(theorem).text
+    with pytest.raises(ValueError, match="'x' and 'y'"):
+        theorem_from_record({"target": "x"})
