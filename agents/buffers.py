@@ -82,7 +82,7 @@ class TraceGraph:
 
     def __init__(self, record: TraceRecord) -> None:
         self.record = record
-        self.text: dict[int, str] = {n["id"]: n["text"] for n in record.nodes}
+        self.text: dict[int, str] = record.node_texts()
         self.status: dict[int, str] = {n["id"]: n["status"] for n in record.nodes}
         self.edges_of: dict[int, list[dict[str, Any]]] = {nid: [] for nid in self.text}
         for e in record.edges:
@@ -190,6 +190,7 @@ def value_targets(records: Iterable[TraceRecord]) -> list[ValueTarget]:
 
 def _value_targets(record: TraceRecord) -> list[ValueTarget]:
     out = []
+    texts = record.node_texts()
     for n in record.nodes:
         stats = n.get("stats") or {}
         if "critic_target" in stats:  # HTPS: Evariste-style targets
@@ -201,7 +202,7 @@ def _value_targets(record: TraceRecord) -> list[ValueTarget]:
         else:
             target = None
         if target is not None:
-            out.append(ValueTarget(n["text"], float(target)))
+            out.append(ValueTarget(texts[n["id"]], float(target)))
     return out
 
 

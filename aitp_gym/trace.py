@@ -62,6 +62,11 @@ class TraceRecord:
         except KeyError as e:
             raise TraceFormatError(f"trace record lacks the field {e.args[0]!r}") from e
 
+    def node_texts(self) -> dict[int, str]:
+        """Node id → the goal's full text, as the policy saw it. Readers (buffers, visualiser) use this rather
+        than ``nodes[i]["text"]``, so that the stored form may be compacted."""
+        return {n["id"]: n["text"] for n in self.nodes}
+
     @classmethod
     def from_tree(cls, tree: ProofTree, header: dict[str, Any], result: dict[str, Any],
                   node_stats: dict[int, dict[str, Any]] | None = None) -> TraceRecord:

@@ -1,0 +1,196 @@
+"""ILQL: Implicit Language Q-Learning (Snell et al. 2022, "Offline RL for Natural Language Generation with
+Implicit Language Q Learning"), on the decoder of the seq2seq tactic policy, from ``Transition`` buffers.
+
+Each tactic is a sequence of token actions; the state at token t is (goal, tactic prefix), read off the decoder's
+last hidden state h_t. Heads on h_t:
+
+* two Q heads, Q_i(h_t) ∈ R^vocab, and their Polyak-averaged targets (``polyak``); the min of the two is used;
+* a V head, V(h_t) ∈ R, fitted by **expectile regression** (``tau``) to the target Q of the token taken.
+
+Bellman targets: inside a tactic the next state is the next token's (no reward, no discount); after the tactic's
+last token (EOS) the target is ``reward + gamma · V(next goal)``, where the next goal's V is read at the decoder's
+first position, the min over the subgoals (all must be proved: the weakest one bounds the value), and 0 when the
+tactic closed the goal or failed. Losses: Q (MSE, both heads), V (expectile), a conservative **CQL** term
+(cross-entropy of the Q values against the token taken, ``cql_weight``), and the behaviour-cloning cross-entropy
+of the policy's own head (``bc_weight``), which keeps π_β the base of the perturbed decoding.
+
+Inference (:class:`ILQLHeads.perturb`): advantage-perturbed decoding, logits + β · (min_i Q_i − V), done by
+swapping the model's ``lm_head`` so that ``generate`` (beam search or sampling) runs unchanged.
+
+Defaults: τ = 0.7, γ = 0.99, CQL weight 0.1, β = 4 — the settings of the paper's reference implementation as
+ported to trlx; Polyak 0.005 is the usual soft-target rate (trlx syncs the targets every 10 steps instead).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aitp_gym.agents.buffers import Transition
+from aitp_gym.agents.seq2seq import Seq2SeqPolicy, torch
+from aitp_gym.agents.training import MetricsLogger, TrainResult, TrainSettings, train
+
+HEADS_FILE = "ilql_heads.pt"
+nn = torch.nn
+
+
+@dataclass
+class ILQLSettings(TrainSettings):
+    tau: float = 0.7
+    """Expectile of the V regression (0.5 would be the mean, SARSA-like; towards 1, the max: Q-learning)."""
+    gamma: float = 0.99
+    """Discount per tactic (tokens inside a tactic are not discounted)."""
+    cql_weight: float = 0.1
+    """Weight of the conservative term."""
+    bc_weight: float = 1.0
+    """Weight of the behaviour-cloning cross-entropy on the policy's own head."""
+    polyak: float = 0.005
+    """Target heads move this fraction of the way to the online heads after every step."""
+    beta: float = 4.0
+    """Advantage weight at inference (logits + β · (Q − V))."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 0 < self.tau < 1 or not 0 <= self.gamma <= 1 or not 0 < self.polyak <= 1:
+            raise ValueError("ILQL needs 0 < tau < 1, 0 <= gamma <= 1 and 0 < polyak <= 1")
+
+
+class ILQLHeads(nn.Module):
+    """Q1, Q2 (and their targets) and V, on the decoder's hidden size."""
+
+    def __init__(self, hidden: int, vocab: int) -> None:
+        super().__init__()
+        self.q1, self.q2 = nn.Linear(hidden, vocab), nn.Linear(hidden, vocab)
+        self.v = nn.Linear(hidden, 1)
+        self.target_q1, self.target_q2 = copy.deepcopy(self.q1), copy.deepcopy(self.q2)
+        for p in [*self.target_q1.parameters(), *self.target_q2.parameters()]:
+            p.requires_grad_(False)
+
+    @classmethod
+    def for_policy(cls, policy: Seq2SeqPolicy) -> ILQLHeads:
+        lm = policy.model.get_output_embeddings()
+        return cls(lm.in_features, lm.out_features).to(policy.device)
+
+    @torch.no_grad()
+    def polyak_update(self, rate: float) -> None:
+        for target, online in ((self.target_q1, self.q1), (self.target_q2, self.q2)):
+            for t, o in zip(target.parameters(), online.parameters(), strict=True):
+                t.mul_(1 - rate).add_(o, alpha=rate)
+
+    def advantage(self, h: Any) -> Any:
+        """min_i Q_i(h) − V(h), per vocabulary entry."""
+        return torch.minimum(self.q1(h), self.q2(h)) - self.v(h)
+
+    @contextlib.contextmanager
+    def perturb(self, policy: Seq2SeqPolicy, beta: float = 4.0) -> Iterator[Seq2SeqPolicy]:
+        """Within the block, ``policy.propose`` decodes with logits + β · (Q − V)."""
+        original = policy.model.get_output_embeddings()
+        policy.model.set_output_embeddings(_PerturbedHead(original, self, beta))
+        try:
+            yield policy
+        finally:
+            policy.model.set_output_embeddings(original)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        Path(path).mkdir(parents=True, exist_ok=True)
+        torch.save(self.state_dict(), Path(path) / HEADS_FILE)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], policy: Seq2SeqPolicy) -> ILQLHeads:
+        heads = cls.for_policy(policy)
+        heads.load_state_dict(torch.load(Path(path) / HEADS_FILE, map_location=policy.device, weights_only=True))
+        return heads
+
+
+class _PerturbedHead(nn.Module):
+    def __init__(self, lm_head: Any, heads: ILQLHeads, beta: float) -> None:
+        super().__init__()
+        self.lm_head, self.heads, self.beta = lm_head, heads, beta
+        self.weight = lm_head.weight  # what generation utilities may look at
+
+    @property
+    def in_features(self) -> int:
+        return self.lm_head.in_features
+
+    @property
+    def out_features(self) -> int:
+        return self.lm_head.out_features
+
+    def forward(self, h: Any) -> Any:
+        return self.lm_head(h) + self.beta * self.heads.advantage(h)
+
+
+def _decoder_states(policy: Seq2SeqPolicy, goals: list[str], labels: Any = None) -> tuple[Any, Any]:
+    """(lm logits, the hidden states the lm head reads) for ``labels`` (teacher forcing), or for the decoder's
+    first position when ``labels`` is None."""
+    enc = policy.encode_goals(goals)
+    model = policy.model
+    kwargs: dict[str, Any] = {"labels": labels} if labels is not None else {
+        "decoder_input_ids": torch.full((len(goals), 1), model.config.decoder_start_token_id, device=policy.device)}
+    out = model(input_ids=enc.input_ids, attention_mask=enc.attention_mask, output_hidden_states=True, **kwargs)
+    h = out.decoder_hidden_states[-1]
+    if getattr(model.config, "tie_word_embeddings", False):  # T5 rescales before a tied lm head
+        h = h * model.model_dim ** -0.5
+    return out.logits, h
+
+
+def _expectile(diff: Any, tau: float) -> Any:
+    weight = torch.where(diff > 0, torch.full_like(diff, tau), torch.full_like(diff, 1 - tau))
+    return weight * diff.pow(2)
+
+
+def ilql_loss(policy: Seq2SeqPolicy, heads: ILQLHeads, batch: Sequence[Transition], s: ILQLSettings):
+    goals = [t.goal for t in batch]
+    labels = policy.encode_tactics([t.tactic for t in batch])  # [B, T], -100 after EOS
+    mask = labels != -100
+    logits, h = _decoder_states(policy, goals, labels)
+    actions = labels.clamp(min=0).unsqueeze(-1)
+
+    q1 = heads.q1(h).gather(-1, actions).squeeze(-1)  # Q_i(s_t, a_t)   [B, T]
+    q2 = heads.q2(h).gather(-1, actions).squeeze(-1)
+    v = heads.v(h).squeeze(-1)  # V(s_t)   [B, T]
+    with torch.no_grad():
+        target_q = torch.minimum(heads.target_q1(h).gather(-1, actions), heads.target_q2(h).gather(-1, actions))
+        target_q = target_q.squeeze(-1)
+        # the value after each token: the next token's V inside the tactic, r + γ V(next goal) after EOS
+        next_v = torch.zeros_like(v)
+        next_v[:, :-1] = v[:, 1:].detach()
+        last = mask.sum(-1) - 1  # index of each tactic's EOS
+        after = torch.tensor([t.reward for t in batch], dtype=v.dtype, device=v.device)
+        needs = [(i, g) for i, t in enumerate(batch) if not t.done for g in t.next_goals]
+        if needs:
+            _, h_next = _decoder_states(policy, [g for _, g in needs])
+            v_next = heads.v(h_next[:, 0]).squeeze(-1)
+            best = torch.full((len(batch),), float("inf"), dtype=v.dtype, device=v.device)
+            best = best.scatter_reduce(0, torch.tensor([i for i, _ in needs], device=v.device), v_next, "amin")
+            after = after + s.gamma * torch.where(torch.isinf(best), torch.zeros_like(best), best)
+        rows = torch.arange(len(batch), device=v.device)
+        next_v[rows, last] = after
+    q_loss = (((q1 - next_v) ** 2 + (q2 - next_v) ** 2) * mask).sum() / mask.sum()
+    v_loss = (_expectile(target_q - v, s.tau) * mask).sum() / mask.sum()
+    ce = nn.functional.cross_entropy
+    flat = labels.view(-1)
+    cql = (ce(heads.q1(h).view(-1, heads.q1.out_features), flat, ignore_index=-100)
+           + ce(heads.q2(h).view(-1, heads.q2.out_features), flat, ignore_index=-100))
+    bc = ce(logits.view(-1, logits.size(-1)), flat, ignore_index=-100)
+    loss = q_loss + v_loss + s.cql_weight * cql + s.bc_weight * bc
+    return loss, {"q": q_loss.item(), "v": v_loss.item(), "cql": cql.item(), "bc": bc.item(),
+                  "mean_v": ((v * mask).sum() / mask.sum()).item()}
+
+
+def train_ilql(policy: Seq2SeqPolicy, transitions: Sequence[Transition], heads: ILQLHeads | None = None,
+               settings: ILQLSettings | None = None, logger: MetricsLogger | None = None, step_offset: int = 0,
+               progress: bool = True) -> tuple[ILQLHeads, TrainResult]:
+    """Train the policy's model and the ILQL heads; returns the heads (use ``heads.perturb(policy, beta)``)."""
+    settings = settings or ILQLSettings()
+    heads = heads or ILQLHeads.for_policy(policy)
+    params = [*policy.model.parameters(), *heads.parameters()]
+    result = train("ilql", params, transitions, lambda b: ilql_loss(policy, heads, b, settings), settings, logger,
+                   step_offset, after_step=lambda: heads.polyak_update(settings.polyak),
+                   modules=[policy.model, heads], progress=progress)
+    return heads, result
