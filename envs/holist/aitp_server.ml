@@ -7,12 +7,21 @@
      THEOREMS                                           (the named theorem database)
      PARSE   <term text>                                (a HOL term quotation, parsed as a term)
      PING
+     HELLO                                              (server version and pids; the first request)
    Each reply is one JSON object on one line.
 
-   Process layout: aitp_zygote connects to a control socket and forks one worker per FORK
-   request; each worker connects to its own socket and serves requests until EOF. *)
+   Process layout: aitp_server (the warm image, started once per machine by server.py) listens on
+   a Unix socket and forks one worker per accepted connection; the worker serves that connection
+   until EOF and exits. The server exits by itself after idle_s seconds without a live worker.
+
+   Result goals are serialised under the same interval timer as the tactic, and a goal whose
+   s-expression exceeds aitp_max_sexp characters is an error ("result goal too large"). If the
+   timer fires while HOL Light's printer is running (its formatter is shared state), the reply
+   carries "restart":true and the client discards the worker. *)
 
 exception Aitp_timeout;;
+exception Aitp_too_large;;
+let aitp_max_sexp = ref 1000000;;
 
 (* ------------------------------------------------------------------ JSON output *)
 let aitp_json_string s =
@@ -31,13 +40,6 @@ let aitp_json_string s =
 
 (* ------------------------------------------------------------------ s-expressions *)
 type aitp_sexp = Atom of string | List of aitp_sexp list;;
-
-let aitp_quote s =
-  let b = Buffer.create (String.length s + 2) in
-  Buffer.add_char b '"';
-  String.iter (fun c -> if c = '"' || c = '\\' then Buffer.add_char b '\\'; Buffer.add_char b c) s;
-  Buffer.add_char b '"';
-  Buffer.contents b;;
 
 let aitp_parse_sexp (s : string) : aitp_sexp =
   let n = String.length s in
@@ -77,17 +79,41 @@ let aitp_parse_sexp (s : string) : aitp_sexp =
   if !pos <> n then failwith "sexp: trailing input";
   result;;
 
-(* Types and terms, exactly: every variable and constant carries its type. *)
-let rec aitp_sexp_of_type ty =
-  if is_vartype ty then "(tyvar " ^ aitp_quote (dest_vartype ty) ^ ")"
-  else let name, args = dest_type ty in
-    "(" ^ String.concat " " (aitp_quote name :: map aitp_sexp_of_type args) ^ ")";;
+(* Types and terms, exactly: every variable and constant carries its type. Written into a Buffer
+   (linear time; nested string concatenation is quadratic on deep terms such as big numerals), and
+   bounded: past aitp_max_sexp characters serialisation stops with Aitp_too_large. *)
+let aitp_add_quoted b s =
+  Buffer.add_char b '"';
+  String.iter (fun c -> if c = '"' || c = '\\' then Buffer.add_char b '\\'; Buffer.add_char b c) s;
+  Buffer.add_char b '"';;
 
-let rec aitp_sexp_of_term tm =
-  if is_var tm then let n, ty = dest_var tm in "(v " ^ aitp_sexp_of_type ty ^ " " ^ aitp_quote n ^ ")"
-  else if is_const tm then let n, ty = dest_const tm in "(c " ^ aitp_sexp_of_type ty ^ " " ^ aitp_quote n ^ ")"
-  else if is_comb tm then let f, x = dest_comb tm in "(a " ^ aitp_sexp_of_term f ^ " " ^ aitp_sexp_of_term x ^ ")"
-  else let v, b = dest_abs tm in "(l " ^ aitp_sexp_of_term v ^ " " ^ aitp_sexp_of_term b ^ ")";;
+let rec aitp_add_type b ty =
+  if is_vartype ty then (Buffer.add_string b "(tyvar "; aitp_add_quoted b (dest_vartype ty); Buffer.add_char b ')')
+  else begin
+    let name, args = dest_type ty in
+    Buffer.add_char b '('; aitp_add_quoted b name;
+    List.iter (fun a -> Buffer.add_char b ' '; aitp_add_type b a) args;
+    Buffer.add_char b ')'
+  end;;
+
+let rec aitp_add_term b tm =
+  if Buffer.length b > !aitp_max_sexp then raise Aitp_too_large;
+  if is_var tm then begin
+    let n, ty = dest_var tm in
+    Buffer.add_string b "(v "; aitp_add_type b ty; Buffer.add_char b ' '; aitp_add_quoted b n; Buffer.add_char b ')'
+  end else if is_const tm then begin
+    let n, ty = dest_const tm in
+    Buffer.add_string b "(c "; aitp_add_type b ty; Buffer.add_char b ' '; aitp_add_quoted b n; Buffer.add_char b ')'
+  end else if is_comb tm then begin
+    let f, x = dest_comb tm in
+    Buffer.add_string b "(a "; aitp_add_term b f; Buffer.add_char b ' '; aitp_add_term b x; Buffer.add_char b ')'
+  end else begin
+    let v, bd = dest_abs tm in
+    Buffer.add_string b "(l "; aitp_add_term b v; Buffer.add_char b ' '; aitp_add_term b bd; Buffer.add_char b ')'
+  end;;
+
+let aitp_sexp_of_type ty = let b = Buffer.create 64 in aitp_add_type b ty; Buffer.contents b;;
+let aitp_sexp_of_term tm = let b = Buffer.create 256 in aitp_add_term b tm; Buffer.contents b;;
 
 let rec aitp_type_of_sexp sx = match sx with
   | List [Atom "tyvar"; Atom n] -> mk_vartype n
@@ -111,14 +137,33 @@ let aitp_goal_of_sexp sx : goal = match sx with
   | _ -> failwith "sexp: bad goal";;
 
 let aitp_sexp_of_goal ((asl, w) : goal) =
-  "(g (" ^ String.concat " " (map (fun (l, th) -> "(h " ^ aitp_quote l ^ " " ^ aitp_sexp_of_term (concl th) ^ ")") asl)
-  ^ ") " ^ aitp_sexp_of_term w ^ ")";;
+  let b = Buffer.create 256 in
+  Buffer.add_string b "(g (";
+  List.iteri (fun i (l, th) ->
+    if i > 0 then Buffer.add_char b ' ';
+    Buffer.add_string b "(h "; aitp_add_quoted b l; Buffer.add_char b ' '; aitp_add_term b (concl th);
+    Buffer.add_char b ')') asl;
+  Buffer.add_string b ") "; aitp_add_term b w; Buffer.add_char b ')';
+  Buffer.contents b;;
 
-let aitp_json_of_goal ((asl, w) as g : goal) =
-  "{\"sexp\":" ^ aitp_json_string (aitp_sexp_of_goal g)
-  ^ ",\"hyps\":[" ^ String.concat "," (map (fun (l, th) ->
-      "{\"label\":" ^ aitp_json_string l ^ ",\"text\":" ^ aitp_json_string (string_of_term (concl th)) ^ "}") asl)
-  ^ "],\"concl\":" ^ aitp_json_string (string_of_term w) ^ "}";;
+(* Set while HOL Light's printer runs: an interrupt there may leave its shared formatter dirty. *)
+let aitp_printing = ref false;;
+
+let aitp_json_of_goal_with_sexp sexp ((asl, w) : goal) =
+  aitp_printing := true;
+  let hyps = map (fun (l, th) ->
+      "{\"label\":" ^ aitp_json_string l ^ ",\"text\":" ^ aitp_json_string (string_of_term (concl th)) ^ "}") asl in
+  let concl_text = string_of_term w in
+  aitp_printing := false;
+  "{\"sexp\":" ^ aitp_json_string sexp ^ ",\"hyps\":[" ^ String.concat "," hyps
+  ^ "],\"concl\":" ^ aitp_json_string concl_text ^ "}";;
+
+let aitp_json_of_goal g = aitp_json_of_goal_with_sexp (aitp_sexp_of_goal g) g;;
+
+(* All s-expressions first (bounded, no printer involved), then the printed texts. *)
+let aitp_json_of_goals gs =
+  let sexps = map aitp_sexp_of_goal gs in
+  String.concat "," (map2 aitp_json_of_goal_with_sexp sexps gs);;
 
 (* ------------------------------------------------------------------ named theorems *)
 let aitp_theorem_table : (string, thm) Hashtbl.t =
@@ -242,22 +287,29 @@ let aitp_with_timeout ms f =
   try let r = f () in stop (); r with e -> stop (); raise e;;
 
 let aitp_error_json e =
+  let printing = !aitp_printing in
+  aitp_printing := false;
   let msg = match e with
     | Failure s -> s
     | Aitp_timeout -> "timeout"
+    | Aitp_too_large -> "result goal too large: its s-expression exceeds " ^ string_of_int !aitp_max_sexp
+                        ^ " characters"
     | Stack_overflow -> "stack overflow"
     | Out_of_memory -> "out of memory"
     | e -> Printexc.to_string e in
-  if e = Aitp_timeout then "{\"status\":\"timeout\"}"
-  else "{\"status\":\"error\",\"message\":" ^ aitp_json_string msg ^ "}";;
+  let restart = if printing then ",\"restart\":true" else "" in
+  if e = Aitp_timeout then "{\"status\":\"timeout\"" ^ restart ^ "}"
+  else "{\"status\":\"error\",\"message\":" ^ aitp_json_string msg ^ restart ^ "}";;
 
+(* The tactic and the serialisation of its result run under one timer. *)
 let aitp_apply ms goal_s tac_s =
   try
     let g = aitp_goal_of_sexp (aitp_parse_sexp goal_s) in
     let tac_sx = aitp_parse_sexp tac_s in
-    let (_, subgoals, _) = aitp_with_timeout ms (fun () -> aitp_tactic g tac_sx g) in
-    if subgoals = [] then "{\"status\":\"proved\"}"
-    else "{\"status\":\"ok\",\"goals\":[" ^ String.concat "," (map aitp_json_of_goal subgoals) ^ "]}"
+    aitp_with_timeout ms (fun () ->
+      let (_, subgoals, _) = aitp_tactic g tac_sx g in
+      if subgoals = [] then "{\"status\":\"proved\"}"
+      else "{\"status\":\"ok\",\"goals\":[" ^ aitp_json_of_goals subgoals ^ "]}")
   with e -> aitp_error_json e;;
 
 (* A proof: (p TACTIC-SEXP CHILD ...). Replayed with HOL Light's own prove on the goal. *)
@@ -291,6 +343,23 @@ let aitp_parse_json s =
 (* ------------------------------------------------------------------ serving *)
 let aitp_split_tabs line = String.split_on_char '\t' line;;
 
+(* Set by aitp_server before it forks; a worker reports them in its HELLO reply. *)
+let aitp_server_pid = ref 0;;
+let aitp_server_tag = ref "";;
+let aitp_server_started = ref 0.0;;
+let aitp_server_idle = ref 0.0;;
+let aitp_server_workers = ref 0;;
+
+let aitp_hello () =
+  "{\"status\":\"hello\",\"version\":" ^ aitp_json_string !aitp_server_tag
+  ^ ",\"hol_version\":" ^ aitp_json_string hol_version
+  ^ ",\"pid\":" ^ string_of_int (Unix.getpid ())
+  ^ ",\"server_pid\":" ^ string_of_int !aitp_server_pid
+  ^ ",\"workers\":" ^ string_of_int !aitp_server_workers
+  ^ ",\"uptime\":" ^ Printf.sprintf "%.1f" (Unix.gettimeofday () -. !aitp_server_started)
+  ^ ",\"idle_timeout\":" ^ Printf.sprintf "%.1f" !aitp_server_idle
+  ^ ",\"theorems\":" ^ string_of_int (length !theorems) ^ "}";;
+
 let aitp_serve ic oc =
   let reply s = output_string oc s; output_char oc '\n'; flush oc in
   try while true do
@@ -301,44 +370,56 @@ let aitp_serve ic oc =
       | ["THEOREMS"] -> aitp_theorems_json ()
       | ["PARSE"; s] -> aitp_parse_json s
       | ["PING"] -> "{\"status\":\"pong\",\"pid\":" ^ string_of_int (Unix.getpid ()) ^ "}"
+      | ["HELLO"] -> aitp_hello ()
       | _ -> "{\"status\":\"error\",\"message\":\"bad request\"}" in
     reply answer
   done with End_of_file -> ();;
 
-(* As with ITIMER_REAL above, the all-caps constructors PF_UNIX, SOCK_STREAM, WNOHANG and
-   ADDR_UNIX cannot be written under HOL Light's lexer. The first three are the first constant
-   constructors of their types (0); ADDR_UNIX s is the first non-constant constructor, a block
-   with tag 0 and one field, the same representation as a ref. *)
+(* As with ITIMER_REAL above, the all-caps constructors PF_UNIX, SOCK_STREAM and WNOHANG cannot be
+   written under HOL Light's lexer. They are the first constant constructors of their types (0);
+   ADDR_UNIX s is the first non-constant constructor, a block with tag 0 and one field, the same
+   representation as a ref. *)
 let aitp_pf_unix : Unix.socket_domain = Obj.magic 0;;
 let aitp_sock_stream : Unix.socket_type = Obj.magic 0;;
 let aitp_wnohang : Unix.wait_flag = Obj.magic 0;;
 let aitp_addr_unix (path : string) : Unix.sockaddr = Obj.magic (ref path);;
 
-let aitp_connect path =
-  let fd = Unix.socket aitp_pf_unix aitp_sock_stream 0 in
-  Unix.connect fd (aitp_addr_unix path);
-  (Unix.in_channel_of_descr fd, Unix.out_channel_of_descr fd, fd);;
-
-let rec aitp_reap () =
-  let pid = try fst (Unix.waitpid [aitp_wnohang] (-1)) with Unix.Unix_error _ -> 0 in
-  if pid > 0 then aitp_reap ();;
-
-let aitp_zygote ctl_path =
-  let ic, oc, ctl_fd = aitp_connect ctl_path in
-  let reply s = output_string oc s; output_char oc '\n'; flush oc in
-  reply ("{\"status\":\"ready\",\"version\":" ^ aitp_json_string hol_version
-         ^ ",\"theorems\":" ^ string_of_int (length !theorems) ^ "}");
-  try while true do
-    let line = input_line ic in
-    aitp_reap ();
-    match aitp_split_tabs line with
-    | ["FORK"; path] ->
-        (match Unix.fork () with
-         | 0 ->
-             Unix.close ctl_fd;
-             let wic, woc, _ = aitp_connect path in
-             aitp_serve wic woc;
-             exit 0
-         | pid -> reply ("{\"status\":\"forked\",\"pid\":" ^ string_of_int pid ^ "}"))
-    | _ -> reply "{\"status\":\"error\",\"message\":\"bad control request\"}"
-  done with End_of_file -> exit 0;;
+(* The warm image: listen on sock_path, fork one worker per connection, exit after idle_s seconds
+   in which no worker was alive (a worker lives exactly as long as its client's connection). *)
+let aitp_server sock_path tag idle_s =
+  aitp_server_pid := Unix.getpid ();
+  aitp_server_tag := tag;
+  aitp_server_started := Unix.gettimeofday ();
+  aitp_server_idle := idle_s;
+  (try Unix.unlink sock_path with Unix.Unix_error _ -> ());
+  let lfd = Unix.socket aitp_pf_unix aitp_sock_stream 0 in
+  Unix.bind lfd (aitp_addr_unix sock_path);
+  Unix.listen lfd 64;
+  let ino = (Unix.stat sock_path).Unix.st_ino in
+  let children : (int, unit) Hashtbl.t = Hashtbl.create 16 in
+  let last = ref (Unix.gettimeofday ()) in
+  let rec reap () =
+    let pid = try fst (Unix.waitpid [aitp_wnohang] (-1)) with Unix.Unix_error _ -> 0 in
+    if pid > 0 then (Hashtbl.remove children pid; last := Unix.gettimeofday (); reap ()) in
+  let readable t = try let r, _, _ = Unix.select [lfd] [] [] t in r <> [] with Unix.Unix_error _ -> false in
+  let quit () =
+    (try if (Unix.stat sock_path).Unix.st_ino = ino then Unix.unlink sock_path with Unix.Unix_error _ -> ());
+    exit 0 in
+  while true do
+    let ready = readable 0.5 in
+    reap ();
+    if ready then begin
+      match (try Some (fst (Unix.accept lfd)) with Unix.Unix_error _ -> None) with
+      | None -> ()
+      | Some fd ->
+          aitp_server_workers := Hashtbl.length children + 1;
+          (match (try Unix.fork () with Unix.Unix_error _ -> -1) with
+           | 0 ->
+               Unix.close lfd;
+               aitp_serve (Unix.in_channel_of_descr fd) (Unix.out_channel_of_descr fd);
+               exit 0
+           | -1 -> Unix.close fd
+           | pid -> Unix.close fd; Hashtbl.replace children pid (); last := Unix.gettimeofday ())
+    end else if Hashtbl.length children = 0 && Unix.gettimeofday () -. !last > idle_s && not (readable 0.0) then
+      quit ()
+  done;;

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import math
+import os
 import re
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from aitp_gym.backend import SPLITS, Theorem
-from aitp_gym.envs.holist.database import TheoremDatabase, load_database
-from aitp_gym.envs.holist.grammar import TacticCall, TacticSyntaxError, parse_tactic
-from aitp_gym.envs.holist.prover import Worker, shared_zygote
+from aitp_gym.envs.holist import server
+from aitp_gym.envs.holist.database import TheoremDatabase, hol_light_version, load_database
+from aitp_gym.envs.holist.grammar import INT, TACTICS, TacticCall, TacticSyntaxError, parse_tactic
+from aitp_gym.envs.holist.prover import Worker
 from aitp_gym.errors import ProverError, ProverTimeout
 from aitp_gym.proof import ProofStep
 from aitp_gym.tree import Goal, Outcome
@@ -43,6 +45,16 @@ def _goal_from_json(j: Mapping[str, Any], theorem_index: int) -> Goal:
     return Goal(goal_text(hyps, j["concl"]), j["sexp"], HOLGoal(j["sexp"], theorem_index, hyps, j["concl"]))
 
 
+def validate_timeout(value: object, name: str = "tactic_timeout") -> float:
+    """``None`` means the default; otherwise a positive, finite number of seconds."""
+    if value is None:
+        return DEFAULT_TACTIC_TIMEOUT
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive number of seconds (or None for the default "
+                         f"{DEFAULT_TACTIC_TIMEOUT}), not {value!r}")
+    return float(value)
+
+
 def proof_sexp(step: ProofStep, parse: Any) -> str:
     return "(p " + parse(step.tactic).to_sexp() + "".join(" " + proof_sexp(c, parse) for c in step.children) + ")"
 
@@ -52,14 +64,59 @@ class HOListBackend:
 
     env_id = ENV_ID
 
-    def __init__(self, tactic_timeout: float = DEFAULT_TACTIC_TIMEOUT, premises_per_tactic: int = 4) -> None:
-        self.tactic_timeout = tactic_timeout
+    def __init__(self, tactic_timeout: float | None = DEFAULT_TACTIC_TIMEOUT, premises_per_tactic: int = 4) -> None:
+        self.tactic_timeout = validate_timeout(tactic_timeout)  # the effective default, in seconds
         self.premises_per_tactic = premises_per_tactic
         self._db: TheoremDatabase | None = None
         self._worker: Worker | None = None
         self._lock = threading.Lock()
+        self._owner = os.getpid()
         self._premise_index: _PremiseIndex | None = None
         self.restarts = 0
+
+    # ------------------------------------------------------------------ pickling
+    def __getstate__(self) -> dict[str, Any]:
+        """No worker, lock, socket or caches: a copy in another process re-attaches to the machine's
+        warm HOL Light on first use."""
+        state = self.__dict__.copy()
+        for key in ("_worker", "_lock", "_db", "_premise_index", "_owner"):
+            state.pop(key, None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._db = None
+        self._worker = None
+        self._lock = threading.Lock()
+        self._owner = os.getpid()
+        self._premise_index = None
+
+    def _after_fork(self) -> None:
+        """In a child made by ``os.fork`` (e.g. multiprocessing's fork start method) the parent's
+        connection must not be shared: forget it (without killing the parent's worker)."""
+        if self._owner != os.getpid():
+            self._owner = os.getpid()
+            self._lock = threading.Lock()
+            self._worker = None
+
+    # ------------------------------------------------------------------ start-up
+    @property
+    def prover_version(self) -> str:
+        """``hol-light <Debian package version>``; needs no prover."""
+        return f"hol-light {hol_light_version()}"
+
+    def prepare(self, status: Callable[[str], None] | None = None) -> None:
+        """Attach to a warm HOL Light now (starting the machine-wide server if there is none) and load
+        the theorem database, so that the first tactic is not charged for it. ``status`` is called
+        with a message only when a cold load (about 90 s) is about to happen, or when this process
+        waits for another one's."""
+        self._after_fork()
+        with self._lock:
+            if self._worker is None or not self._worker.alive:
+                self._worker = server.connect(status)
+        self.database  # noqa: B018 -- from the shipped cache, or built once from the prover
+        if self._premise_index is None:
+            self._premise_index = _PremiseIndex(self.database)
 
     # ------------------------------------------------------------------ database
     @property
@@ -82,7 +139,10 @@ class HOListBackend:
         unknown = set(options) - {"statement"}
         if unknown or "statement" not in options:
             raise ValueError("HOList-v0 reset options: {'theorem': name} or {'statement': 'HOL term'}")
-        statement = str(options["statement"])
+        statement = options["statement"]
+        if not isinstance(statement, str) or not statement.strip():
+            raise ValueError("a statement must be a non-empty string of HOL Light syntax, e.g. '!n. n + 0 = n'; "
+                             f"got {statement!r}")
         if "\n" in statement or "\t" in statement or len(statement) > 2000:
             raise ValueError("a statement is one line of HOL Light syntax, at most 2000 characters")
         reply = self._request(f"PARSE\t{statement}", 30.0)
@@ -93,9 +153,10 @@ class HOListBackend:
 
     # ------------------------------------------------------------------ prover access
     def _request(self, line: str, timeout: float) -> Any:
+        self._after_fork()
         with self._lock:
             if self._worker is None or not self._worker.alive:
-                self._worker = shared_zygote().fork()
+                self._worker = server.connect()
             try:
                 return self._worker.request(line, timeout)
             except ProverError:
@@ -132,6 +193,10 @@ class HOListBackend:
             return Outcome.error("not a HOList-v0 goal")
         try:
             call = self.parse_action(tactic, state.theorem_index)
+            for kind, arg in zip(TACTICS[call.name], call.args, strict=True):
+                if kind == INT and arg >= len(state.hyps):  # RAW_POP_TAC's assumption index
+                    have = f"at most {len(state.hyps) - 1}" if state.hyps else "the goal has no assumptions"
+                    raise TacticSyntaxError(f"assumption index {arg} out of range ({have})")
         except TacticSyntaxError as e:
             return Outcome.error(f"rejected before reaching HOL Light: {e}", time.perf_counter() - t0)
         limit = self.tactic_timeout if timeout is None else timeout
@@ -163,7 +228,7 @@ class HOListBackend:
             return False, f"the proof has an invalid tactic: {e}"
         limit = 60.0
         try:
-            with shared_zygote().fork() as fresh:
+            with server.connect() as fresh:
                 reply = fresh.request(f"PROVE\t{int(limit * 1000)}\t{theorem.data['sexp']}\t{sexp}", limit + 30)
         except ProverError as e:
             return False, str(e)
@@ -172,6 +237,7 @@ class HOListBackend:
         return False, str(reply.get("message", reply.get("status")))
 
     def close(self) -> None:
+        self._after_fork()
         with self._lock:
             if self._worker is not None:
                 self._worker.kill()

@@ -62,7 +62,8 @@ class HOListEnv(ProofEnv):
     * v0: initial release.
     """
 
-    def __init__(self, split: str = "train", step_penalty: float = 0.0, tactic_timeout: float = DEFAULT_TACTIC_TIMEOUT,
+    def __init__(self, split: str = "train", step_penalty: float = 0.0,
+                 tactic_timeout: float | None = DEFAULT_TACTIC_TIMEOUT,
                  render_mode: str | None = None, **kwargs: Any) -> None:
         super().__init__(HOListBackend(tactic_timeout=tactic_timeout), split=split, step_penalty=step_penalty,
                          render_mode=render_mode, **kwargs)

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 MAX_ACTION_LENGTH = 2_000
 MAX_TERM_LENGTH = 1_000
 MAX_THEOREMS = 64
+MAX_INT = 9_999  # integer arguments (RAW_POP_TAC's assumption index)
 
 # Parameter kinds, as in hollight_tactics.textpb.
 NONE, THM, THMS, TERM, INT, LABEL, CONV, CONVERSIONAL = "none", "thm", "thms", "term", "int", "label", "conv", "cvl"
@@ -59,7 +60,7 @@ _TOKEN = re.compile(r"""
   | (?P<term>`[^`]*`)
   | (?P<label>"[A-Za-z0-9_']{1,32}")
   | (?P<name>[A-Za-z_][A-Za-z0-9_']*)
-  | (?P<int>[0-9]{1,4})
+  | (?P<int>[0-9]+)
   | (?P<punct>[\[\];(),])
 """, re.VERBOSE)
 _TERM_CHARS = re.compile(r"[\x20-\x7e]*")
@@ -148,6 +149,8 @@ def tokenize(action: str) -> list[tuple[str, str]]:
     while pos < len(action):
         m = _TOKEN.match(action, pos)
         if m is None:
+            if action[pos] == "-" and action[pos + 1: pos + 2].isdigit():
+                raise TacticSyntaxError(f"negative number at column {pos}: integer arguments are at least 0")
             raise TacticSyntaxError(f"unexpected character {action[pos]!r} at column {pos}")
         kind = m.lastgroup
         if kind != "ws":
@@ -252,7 +255,11 @@ class _Parser:
         if kind == TERM:
             return self.term()
         if kind == INT:
-            return int(self.take("int", "a small integer"))
+            digits = self.take("int", f"an integer from 0 to {MAX_INT}")
+            if len(digits) > len(str(MAX_INT)) or int(digits) > MAX_INT:
+                shown = digits if len(digits) <= 20 else digits[:20] + "…"
+                raise TacticSyntaxError(f"number {shown} too large: integer arguments are at most {MAX_INT}")
+            return int(digits)
         if kind == LABEL:
             return self.take("label", 'a label in double quotes, e.g. "h"')[1:-1]
         if kind == CONV:
