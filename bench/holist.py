@@ -2,25 +2,39 @@
 
 * time per tactic through the env (``env.step``) against a raw round-trip to the same toplevel
   (the same APPLY request written straight to the worker's socket), interleaved;
-* cold start of HOL Light against a warm fork;
+* cold start of the HOL Light server against a warm fork (connect + first answer);
+* a second Python process's first step on the warm server (target <= 1 s), and its imports;
+* the pickle size of a HOList-v0 env, and a step bounded by tactic_timeout on a huge result goal;
 * tactics per second with 1 and with 2 worker instances (one thread each).
 
-    python bench/holist.py [--n 300] [--seconds 10]
+By default the benchmark uses a server of its own in a temporary directory (so the cold start is
+real) and stops it at the end; ``--reuse`` uses the machine's server instead (no cold start figure
+if it is already warm).
+
+    python bench/holist.py [--n 300] [--seconds 10] [--reuse]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import pickle
+import shutil
 import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
 import threading
 import time
 
 import gymnasium as gym
 
 import aitp_gym  # noqa: F401
+from aitp_gym.envs.holist import server
 from aitp_gym.envs.holist.backend import HOListBackend
 from aitp_gym.envs.holist.grammar import parse_tactic
-from aitp_gym.envs.holist.prover import shared_zygote
 
 TACTICS = ["GEN_TAC", "REWRITE_TAC []", "CONJ_TAC", "STRIP_TAC", "DISCH_TAC"]
 
@@ -29,21 +43,80 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=300, help="tactic applications per side")
     parser.add_argument("--seconds", type=float, default=10.0, help="duration of each throughput run")
+    parser.add_argument("--reuse", action="store_true", help="use the machine's server instead of a private one")
     args = parser.parse_args()
+    own_dir = None
+    if not args.reuse:
+        own_dir = tempfile.mkdtemp(prefix="aitp-hol-bench-")
+        os.environ["AITP_HOL_SERVER_DIR"] = own_dir
+    try:
+        run(args)
+    finally:
+        if own_dir is not None:
+            server.stop_server()
+            shutil.rmtree(own_dir, ignore_errors=True)
 
+
+SECOND_PROCESS = textwrap.dedent("""
+    import json, time
     t0 = time.perf_counter()
-    zygote = shared_zygote()
-    print(f"cold start (HOL Light core + aitp_server.ml): {zygote.cold_start_seconds:.1f} s")
+    import gymnasium as gym, aitp_gym
+    t1 = time.perf_counter()
+    env = gym.make("HOList-v0")
+    env.reset(options={"statement": "1 + 1 = 2"})
+    reward = env.step("ARITH_TAC")[1]
+    t2 = time.perf_counter()
+    print(json.dumps({"imports": t1 - t0, "first_step": t2 - t1, "reward": reward}))
+""")
+
+
+def run(args: argparse.Namespace) -> None:
+    t0 = time.perf_counter()
+    status = server.start_server(status=lambda m: print(m, flush=True))
+    cold = server.last_cold_start_seconds
+    print(f"server {status['socket']} (pid {status['pid']})")
+    print("cold start (HOL Light core + aitp_server.ml): " + (f"{cold:.1f} s" if cold else "not measured (was warm)"))
     forks = []
     for _ in range(20):
         t = time.perf_counter()
-        w = zygote.fork()
+        w = server.connect()
         w.request("PING", 10)
         forks.append(time.perf_counter() - t)
         w.kill()
     fork_s = statistics.median(forks)
-    print(f"warm fork (fork + first answer), median of 20: {fork_s * 1000:.1f} ms "
-          f"-> cold/warm ratio {zygote.cold_start_seconds / fork_s:,.0f}x")
+    ratio = f" -> cold/warm ratio {cold / fork_s:,.0f}x" if cold else ""
+    print(f"warm fork (connect + fork + first answer), median of 20: {fork_s * 1000:.1f} ms{ratio}")
+
+    runs = []
+    for _ in range(3):
+        t = time.perf_counter()
+        out = subprocess.run([sys.executable, "-c", SECOND_PROCESS], capture_output=True, text=True, check=True)
+        wall = time.perf_counter() - t
+        runs.append({**json.loads(out.stdout.strip().splitlines()[-1]), "wall": wall})
+    first = statistics.median(r["first_step"] for r in runs)
+    print(f"second process, median of 3: first step (gym.make + reset + step) {first * 1000:.0f} ms (target <= 1 s), "
+          f"imports {statistics.median(r['imports'] for r in runs):.2f} s, "
+          f"whole process {statistics.median(r['wall'] for r in runs):.2f} s, rewards {[r['reward'] for r in runs]}")
+
+    env = gym.make("HOList-v0")
+    env.reset(options={"statement": "!n. n + 0 = n"})
+    env.step("GEN_TAC")
+    data = pickle.dumps(env)
+    t = time.perf_counter()
+    copy = pickle.loads(data)
+    copy.step("ARITH_TAC")
+    took = time.perf_counter() - t
+    print(f"pickled env after a step: {len(data):,} bytes; unpickle + re-attach + step {took * 1000:.0f} ms")
+    env.close()
+    copy.close()
+
+    b = HOListBackend()
+    huge = b.start(b.custom_theorem({"statement": "2 EXP 30000 = x"}))
+    t = time.perf_counter()
+    out = b.apply(huge, "CONV_TAC NUM_REDUCE_CONV", timeout=0.5)
+    print(f"CONV_TAC NUM_REDUCE_CONV on 2 EXP 30000 = x, tactic_timeout 0.5: {out.kind.value} "
+          f"({out.message[:60]}) in {time.perf_counter() - t:.2f} s")
+    b.close()
 
     env = gym.make("HOList-v0", split="valid", max_episode_steps=None)
     backend = env.unwrapped.backend

@@ -14,8 +14,19 @@ class HOListEnv(ProofEnv):
     ## Description
     HOL Light (Debian's ``hol-light``, core library) in the HOList setting (Bansal et al. 2019).
     A theorem is a named theorem of the HOL Light database, to be proved from the theorems that
-    come before it in load order. The prover runs for real: one cold load (about 90 s) per Python
-    process, then each env works in a worker forked from that warm image in well under a second.
+    come before it in load order. The prover runs for real, as one warm HOL Light per machine (and
+    user): the first env that needs it starts a server (a cold load of about 90 s) that outlives the
+    Python process that started it; every env, in any process, then works in its own worker forked
+    from that warm image in milliseconds. ``env.unwrapped.backend.prepare(status)`` attaches ahead of
+    time and calls ``status`` only when a cold load is about to happen.
+
+    The server listens on a Unix socket in a private (0700) directory: ``$AITP_HOL_SERVER_DIR``, else
+    ``$XDG_RUNTIME_DIR/aitp-gym``, else ``<tmp>/aitp-gym-<uid>``. It exits by itself after
+    ``$AITP_HOL_SERVER_IDLE`` seconds (default 900) with no client connected, and
+    ``python -m aitp_gym.envs.holist.server stop`` stops it at once (``start`` and ``status`` too).
+    A server of another HOL Light or aitp-gym version, or a dead one, is replaced automatically.
+    The env pickles (for async vector envs and Ray) without its connection; a copy re-attaches to
+    the warm server on first use.
 
     ## Action Space
     A tactic string (``UnicodeText``) in HOL Light syntax from the HOList tactic set, e.g.
@@ -34,22 +45,29 @@ class HOListEnv(ProofEnv):
 
     ## Starting State
     The theorem's statement as a goal with no hypotheses: drawn from ``split`` with the env's RNG,
-    or ``reset(options={"theorem": name})``, or ``reset(options={"statement": "!n. n + 0 = n"})``.
+    or ``reset(options={"theorem": name})``, or ``reset(options={"statement": "!n. n + 0 = n"})``
+    (a non-empty string of HOL Light syntax, else ``ValueError``).
 
     ## Episode End
     * Termination: the theorem is proved.
     * Truncation: ``max_episode_steps`` (100 by default, through ``TimeLimit``).
 
     A tactic that runs longer than ``tactic_timeout`` is interrupted inside HOL Light and gives a
-    ``timeout`` outcome; a worker that stops answering is killed and replaced, and the step gives an
-    error outcome. Timeouts make runs non-deterministic, so the env is registered
-    ``nondeterministic=True``.
+    ``timeout`` outcome. The timer also covers turning the resulting goals into text and
+    s-expressions, so a step takes at most about ``tactic_timeout`` plus the round trip; a result
+    goal whose s-expression exceeds 1,000,000 characters is an error outcome ("result goal too
+    large"). A worker that stops answering within ``tactic_timeout`` + 5 s is killed and replaced,
+    and the step gives a timeout outcome; a crashed worker gives an error outcome and is replaced.
+    Timeouts make runs non-deterministic, so the env is registered ``nondeterministic=True``.
+
+    ``tactic_timeout`` must be a positive number of seconds or ``None``; anything else raises
+    ``ValueError`` when the env is made.
 
     ## Arguments
     | argument | default | meaning |
     |---|---|---|
     | ``split`` | ``"train"`` | theorem set that ``reset`` draws from (train, valid, test) |
-    | ``tactic_timeout`` | ``2.0`` | seconds a tactic may run inside HOL Light |
+    | ``tactic_timeout`` | ``2.0`` | seconds a tactic may run inside HOL Light (``None``: the default) |
     | ``step_penalty`` | ``0.0`` | subtracted from the reward at every step that does not prove |
 
     >>> import gymnasium as gym, aitp_gym
@@ -59,7 +77,8 @@ class HOListEnv(ProofEnv):
     (1.0, True)
 
     ## Version History
-    * v0: initial release.
+    * v0: initial release; since then (same dynamics): one prover server per machine, picklable envs,
+      result goals bounded by the tactic timeout.
     """
 
     def __init__(self, split: str = "train", step_penalty: float = 0.0,
