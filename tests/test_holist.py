@@ -1,5 +1,6 @@
-"""HOList-v0 against the real HOL Light. One warm prover per test session (the zygote is shared
-per process); the cold load takes about 90 s."""
+"""HOList-v0 against the real HOL Light. One warm prover serves the test session: the machine-wide
+server, pointed at a session directory by tests/conftest.py and stopped at the end; the cold load
+takes about 90 s."""
 
 import os
 import signal
@@ -80,7 +81,7 @@ def backend():
     if not hol_light_available():
         pytest.skip("HOL Light is not installed: apt-get install -y hol-light libnum-ocaml-dev")
     b = holist_backend.HOListBackend(tactic_timeout=2.0)
-    assert b.worker.alive  # start: the cold load happens once per session, then a fork
+    assert b.worker.alive  # start: the cold load happens once per session, then a fork per connection
     yield b
     b.close()
 

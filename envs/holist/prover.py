@@ -63,7 +63,8 @@ class Worker:
             self.kill()
             raise ProverError("HOL Light worker exited (crash or out of memory)")
         answer = json.loads(reply)
-        if answer.get("restart"):  # interrupted inside HOL Light's printer: its shared state may be dirty
+        # "restart": interrupted inside HOL Light's printer, whose shared state may be dirty
+        if isinstance(answer, dict) and answer.get("restart"):
             self.kill()
         return answer
 
