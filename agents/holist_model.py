@@ -16,11 +16,15 @@ Encoders (``HOListModelSettings.encoder``):
 * ``"bag"`` (default) — hashed bags of HOL tokens: identifiers, numerals and symbol runs, unigrams and bigrams,
   tagged by whether they occur in a hypothesis or in the conclusion, hashed (CRC-32, stable across processes) into
   ``buckets`` rows of an ``EmbeddingBag`` (mean), then a residual MLP and a LayerNorm. Embedding the whole
-  database takes a few tens of milliseconds on one CPU core.
+  database takes ~0.3 s on one CPU core (tokenising included; the tokens are kept, so a re-embedding after a
+  training step costs less), and ``propose(k=8)`` ~2–5 ms for one goal, ~3–10 ms for a batch of 8.
 * ``"t5"`` — a tiny byte-level T5 encoder (``T5EncoderModel`` from :func:`~aitp_gym.agents.seq2seq.tiny_t5_config`,
-  the ByT5 tokenizer, mean pooling), one per tower. It reads structure the bag cannot, but embedding the database
-  takes 15–35 s on the two shared CPU cores this was written on (measured: 2 layers × d 128, 35 s; 1 layer × d 64,
-  16 s), and a single goal ~0.2–0.4 s, which is why it is not the default.
+  the ByT5 tokenizer, mean pooling), one per tower. It reads structure the bag cannot, but on the shared two-core
+  CPU this was written on, embedding the database takes ~36 s (2 layers, d 128, one thread) and ``propose(k=8)``
+  ~50 ms for one goal, ~270 ms for 8; every training step invalidates the ~36 s cache. Hence not the default.
+
+Timings are with ``torch.set_num_threads(1)``; on a busy machine two intra-op threads were 5–20× slower for these
+tiny matrices. ``python -m aitp_gym.agents.holist_model`` prints them for both encoders.
 
 Premise embeddings are cached and recomputed when the premise encoder's weights change: the cache key is each
 parameter's identity and in-place version counter, which every optimiser step and ``load_state_dict`` bump.
@@ -126,8 +130,8 @@ class HOListModelSettings:
     """``bag`` (hashed HOL-token bags, fast) or ``t5`` (tiny byte-level T5 encoders, slow on CPU)."""
     dim: int = 128
     """Embedding width of both towers."""
-    buckets: int = 1 << 15
-    """Hash buckets of the bag encoder."""
+    buckets: int = 1 << 14
+    """Hash buckets of the bag encoder (the database's conclusions have ~4,900 distinct features)."""
     t5_config: dict = field(default_factory=lambda: {"num_layers": 2, "d_ff": 256, "d_kv": 32, "num_heads": 4})
     """Overrides of ``tiny_t5_config`` for the ``t5`` encoder (``d_model`` is ``dim``)."""
     max_goal_bytes: int = 1024

@@ -185,10 +185,10 @@ def test_examples_resolve_the_allowed_premises(db, policy):
 
 
 def test_loss_falls_on_source_proofs(db):
-    policy = HOListPolicy.tiny(seed=0, database=db)
+    policy = HOListPolicy.tiny(seed=0, database=db, buckets=1 << 12)  # AdamW's dense update of the bags dominates
     before = policy.premise_embeddings()
     logger = MemoryLogger()
-    result = train_premise(policy, _source_pairs(db), PremiseSettings(steps=80, batch_size=8, lr=3e-3,
+    result = train_premise(policy, _source_pairs(db), PremiseSettings(steps=60, batch_size=8, lr=3e-3,
                                                                        log_every=10), logger, progress=False)
     for metric in ("loss", "tactic_ce", "tactic_acc", "premise_nce", "premise_acc"):
         assert logger.values[f"losses/premise/{metric}"]
