@@ -7,6 +7,16 @@ A record has four parts:
 * ``edges``: every tactic application in application order, with outcome, message, time stamps;
 * ``result``: proved or not, the replay-checked proof, and search statistics.
 
+In memory (``TraceRecord``) nodes and edges are lists of plain dicts, whatever the file's version. On disk,
+schema version 2 stores them column by column (``_encode_table``): node and edge ids that equal their row are
+implied, child ids are delta-coded, time stamps are kept to the microsecond, and a node's text is left out
+when the environment can rebuild it exactly from the node's key and the header (a *text rebuilder*, see
+``register_text_rebuilder``; SR-v0 rebuilds ``f(x) = ...``, ``y: ...``, ``ŷ: ...`` from the expression and the
+header's exact ``theorem_data`` x and y). A text is left out only if the rebuilder gives it back character for
+character when the record is written; other backends (HOList-v0) keep every text. Reading rebuilds the texts,
+so ``TraceRecord.node_texts()`` and ``nodes[i]["text"]`` are the goal texts as the environment showed them.
+Version 1 files (one dict per node and edge, every text in full) are still read.
+
 A file name ending in ``.gz`` (``x.json.gz``, ``x.jsonl.gz``) is gzip-compressed, transparently.
 
 Files are written atomically (write to a temporary file in the same folder, fsync, rename), so a
@@ -19,10 +29,13 @@ loading all at once.
 from __future__ import annotations
 
 import gzip
+import importlib
+import itertools
 import json
+import math
 import os
 import secrets
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,11 +44,45 @@ from aitp_gym.errors import TraceFormatError
 from aitp_gym.tree import ProofTree
 
 SCHEMA = "aitp-trace"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""The version ``write_trace`` writes."""
+READABLE_VERSIONS = (1, 2)
+"""The versions ``TraceRecord.from_dict`` reads."""
+
+TextRebuilder = Callable[[str], str]
+"""Node key → the node's full goal text, for the nodes of one record (made by a rebuilder factory)."""
+
+_REBUILDERS: dict[str, Callable[[Mapping[str, Any]], TextRebuilder | None]] = {}
+_REBUILDER_MODULES = {"SR-v0": "aitp_gym.envs.sr.backend"}
+"""Env ids whose module registers a text rebuilder when imported; imported on first use, never by this module."""
+
+
+def register_text_rebuilder(env_id: str, factory: Callable[[Mapping[str, Any]], TextRebuilder | None]) -> None:
+    """Let records of ``env_id`` leave node texts out of their files.
+
+    ``factory(header)`` returns a function from a node's key to its full text for that record (or ``None`` when
+    the header lacks what it needs; then every text is stored). It must be deterministic: a text is left out
+    only where the function gives it back exactly when the record is written, and reading calls it again."""
+    _REBUILDERS[env_id] = factory
+
+
+def text_rebuilder(header: Mapping[str, Any]) -> TextRebuilder | None:
+    """The text rebuilder for a record with this header, or ``None`` (its env id has none)."""
+    env_id = header.get("env_id") if isinstance(header, Mapping) else None
+    if not isinstance(env_id, str):
+        return None
+    if env_id not in _REBUILDERS and env_id in _REBUILDER_MODULES:
+        importlib.import_module(_REBUILDER_MODULES[env_id])  # registers itself
+    factory = _REBUILDERS.get(env_id)
+    return factory(header) if factory is not None else None
 
 
 @dataclass
 class TraceRecord:
+    """One proof attempt. ``nodes`` and ``edges`` are lists of dicts with every field (``text`` included)
+    whichever schema version the record was read from; ``version`` is that version (new records: the
+    current one). ``to_dict`` gives the current on-disk form."""
+
     header: dict[str, Any]
     nodes: list[dict[str, Any]]
     edges: list[dict[str, Any]]
@@ -44,27 +91,41 @@ class TraceRecord:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"schema": SCHEMA, "version": self.version, "header": self.header, "nodes": self.nodes,
-                "edges": self.edges, "result": self.result, **self.extra}
+        """The record as schema version 2 stores it (columns; texts the env can rebuild left out)."""
+        rebuild = None
+        if self.nodes and all(isinstance(n.get("key"), str) and isinstance(n.get("text"), str) for n in self.nodes):
+            rebuild = text_rebuilder(self.header)
+        nodes = self.nodes
+        if rebuild is not None:
+            nodes = [_without_text(n) if _rebuilds(rebuild, n) else n for n in self.nodes]
+        node_table = _encode_table(nodes)
+        if rebuild is not None:
+            node_table["text_rebuilder"] = self.header["env_id"]
+        return {"schema": SCHEMA, "version": SCHEMA_VERSION, "header": self.header, "nodes": node_table,
+                "edges": _encode_table(self.edges), "result": self.result, **self.extra}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TraceRecord:
         if not isinstance(d, dict) or d.get("schema") != SCHEMA:
             raise TraceFormatError("not an aitp-gym trace record (missing schema 'aitp-trace')")
         version = d.get("version")
-        if version != SCHEMA_VERSION:
-            raise TraceFormatError(f"trace schema version {version} is not supported (this aitp-gym reads "
-                                   f"version {SCHEMA_VERSION})")
+        if version not in READABLE_VERSIONS or isinstance(version, bool):
+            raise TraceFormatError(
+                f"trace schema version {version!r} is not supported: this aitp-gym reads versions "
+                f"{', '.join(map(str, READABLE_VERSIONS))} (a newer aitp-gym wrote it? upgrade to read it)")
         known = {"schema", "version", "header", "nodes", "edges", "result"}
         try:
-            return cls(d["header"], d["nodes"], d["edges"], d["result"], version,
-                       {k: v for k, v in d.items() if k not in known})
+            header, nodes, edges, result = d["header"], d["nodes"], d["edges"], d["result"]
         except KeyError as e:
             raise TraceFormatError(f"trace record lacks the field {e.args[0]!r}") from e
+        if version == 2:
+            nodes, edges = _decode_nodes(nodes, header), _decode_table(edges, "edges")
+        return cls(header, nodes, edges, result, version, {k: v for k, v in d.items() if k not in known})
 
     def node_texts(self) -> dict[int, str]:
-        """Node id → the goal's full text, as the policy saw it. Readers (buffers, visualiser) use this rather
-        than ``nodes[i]["text"]``, so that the stored form may be compacted."""
+        """Node id → the goal's full text, as the policy saw it (rebuilt when the record was read, for
+        texts a version-2 file left out). Readers (buffers, visualiser) use this rather than
+        ``nodes[i]["text"]``."""
         return {n["id"]: n["text"] for n in self.nodes}
 
     @classmethod
@@ -83,6 +144,131 @@ class TraceRecord:
                   "outcome": e.outcome.value, "message": e.message, "elapsed": e.elapsed, "t": e.time,
                   "children": [c.id for c in e.children], "cycle": e.cycle} for e in tree.edges]
         return cls(header, nodes, edges, result)
+
+
+def _rebuilds(rebuild: TextRebuilder, node: Mapping[str, Any]) -> bool:
+    try:
+        return rebuild(node["key"]) == node["text"]
+    except Exception:  # a key the rebuilder cannot read: keep the text
+        return False
+
+
+def _without_text(node: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in node.items() if k != "text"}
+
+
+# ---------------------------------------------------------------------------------------------- columns
+# A table is {"rows": N, "columns": {name: column}}. A column is a list of N values (plain), or a dict:
+#   {"codec": "row"}                              the value is the row number (ids);
+#   {"codec": "us", "values": [...]}              seconds, stored as integer microseconds;
+#   {"codec": "us-delta", "values": [...]}        seconds, as microseconds minus the previous row's;
+#   {"codec": "id-delta", "values": [[...]]}      lists of ints, each minus the previous int in the column;
+#   {"codec": "plain", "values": [...]}           the values as they are;
+# plus "rows": [...] when only those rows have the field (the other rows lack it).
+_TIME_FIELDS = {"elapsed": "us", "t": "us-delta"}
+
+
+def _is_number(v: Any) -> bool:
+    return type(v) in (int, float) and math.isfinite(v)
+
+
+def _encode_column(name: str, values: list[Any]) -> dict[str, Any]:
+    codec = _TIME_FIELDS.get(name)
+    if codec is not None and all(_is_number(v) for v in values):
+        micros = [round(v * 1e6) for v in values]
+        if codec == "us-delta":
+            micros = [b - a for a, b in zip([0, *micros], micros, strict=False)]
+        return {"codec": codec, "values": micros}
+    if name == "children" and all(isinstance(c, list) and all(type(i) is int for i in c) for c in values):
+        out, prev = [], 0
+        for c in values:
+            row = []
+            for i in c:
+                row.append(i - prev)
+                prev = i
+            out.append(row)
+        return {"codec": "id-delta", "values": out}
+    return {"codec": "plain", "values": values}
+
+
+def _decode_column(column: dict[str, Any]) -> list[Any]:
+    codec, values = column.get("codec"), column.get("values")
+    if not isinstance(values, list):
+        raise TraceFormatError(f"column with codec {codec!r} has no list of values")
+    if codec == "plain":
+        return values
+    if codec == "us":
+        return [v / 1e6 for v in values]
+    if codec == "us-delta":
+        return [v / 1e6 for v in itertools.accumulate(values)]
+    if codec == "id-delta":
+        out, prev = [], 0
+        for row in values:
+            ids = []
+            for d in row:
+                prev += d
+                ids.append(prev)
+            out.append(ids)
+        return out
+    raise TraceFormatError(f"unknown column codec {codec!r}")
+
+
+def _encode_table(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    n = len(rows)
+    columns: dict[str, Any] = {}
+    for name in dict.fromkeys(k for r in rows for k in r):
+        if name == "id" and all(r.get("id") == i and type(r.get("id")) is int for i, r in enumerate(rows)):
+            columns[name] = {"codec": "row"}
+            continue
+        present = [i for i, r in enumerate(rows) if name in r]
+        column = _encode_column(name, [rows[i][name] for i in present])
+        if len(present) < n:
+            column["rows"] = present
+        elif column["codec"] == "plain":
+            column = column["values"]
+        columns[name] = column
+    return {"rows": n, "columns": columns}
+
+
+def _decode_table(table: Any, what: str) -> list[dict[str, Any]]:
+    try:
+        n, columns = table["rows"], table["columns"]
+        rows: list[dict[str, Any]] = [{} for _ in range(n)]
+        for name, column in columns.items():
+            if isinstance(column, list):
+                present, values = range(n), column
+            elif column.get("codec") == "row":
+                present, values = range(n), range(n)
+            else:
+                present, values = column.get("rows", range(n)), _decode_column(column)
+            if len(present) != len(values):
+                raise TraceFormatError(f"{what} column {name!r} has {len(values)} values for {len(present)} rows")
+            for i, v in zip(present, values, strict=True):
+                rows[i][name] = v
+        return rows
+    except TraceFormatError:
+        raise
+    except (KeyError, TypeError, AttributeError, IndexError, ValueError) as e:
+        raise TraceFormatError(f"malformed {what} table in a version-2 trace ({type(e).__name__}: {e})") from e
+
+
+def _decode_nodes(table: Any, header: Mapping[str, Any]) -> list[dict[str, Any]]:
+    nodes = _decode_table(table, "nodes")
+    env_id = table.get("text_rebuilder")
+    if env_id is None:
+        return nodes
+    rebuild = text_rebuilder(header) if header.get("env_id") == env_id else None
+    if rebuild is None:
+        raise TraceFormatError(f"the node texts of this trace are to be rebuilt by {env_id!r}, but no text "
+                               "rebuilder is registered for it or the header lacks its data")
+    for n in nodes:
+        if "text" not in n:
+            try:
+                n["text"] = rebuild(n["key"])
+            except Exception as e:
+                raise TraceFormatError(f"cannot rebuild the text of node {n.get('id')} from its key "
+                                       f"{n.get('key')!r}: {e}") from e
+    return nodes
 
 
 def _json_default(obj: Any) -> Any:
@@ -139,7 +325,7 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     """Atomic text write; gzip-compressed when the name ends in ``.gz``."""
     data = text.encode("utf-8")
     if str(path).endswith(".gz"):
-        data = gzip.compress(data, compresslevel=3, mtime=0)
+        data = gzip.compress(data, compresslevel=6, mtime=0)
     atomic_write_bytes(path, data)
 
 

@@ -21,7 +21,7 @@ import itertools
 import re
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +30,7 @@ import numpy as np
 from aitp_gym.backend import SPLITS, Theorem
 from aitp_gym.envs.sr import expr as E
 from aitp_gym.proof import ProofStep, replay_proof
+from aitp_gym.trace import register_text_rebuilder
 from aitp_gym.tree import Goal, Outcome, OutcomeKind
 
 ENV_ID = "SR-v0"
@@ -261,11 +262,66 @@ def _row(values: np.ndarray) -> str:
     return shown
 
 
+def goal_text(expr: E.Expr, y_row: str, y_hat: np.ndarray) -> str:
+    """A goal's text: the expression, the data row ``y_row`` (``_row(y)``, the same for every goal of a
+    theorem) and the goal's values ``ŷ``. ``make_goal`` and the trace text rebuilder both use it."""
+    return f"f(x) = {E.to_str(expr)}\ny: {y_row}\nŷ: {_row(y_hat)}"
+
+
 def make_goal(expr: E.Expr, x: np.ndarray, y: np.ndarray, y_hat: np.ndarray | None = None) -> Goal:
     if y_hat is None:
         y_hat = E.evaluate(expr, x)
-    text = f"f(x) = {E.to_str(expr)}\ny: {_row(y)}\nŷ: {_row(y_hat)}"
-    return Goal(text, E.to_prefix(expr), SRState(expr, x, y, y_hat))
+    return Goal(goal_text(expr, _row(y), y_hat), E.to_prefix(expr), SRState(expr, x, y, y_hat))
+
+
+_ARITY = {**dict.fromkeys(E.UNARY, 1), **dict.fromkeys(E.BINARY, 2), "pow": 2}
+
+
+def expr_from_key(key: str) -> E.Expr:
+    """The expression of a goal key (``E.to_prefix``'s canonical prefix form, e.g. ``add sin x 2``)."""
+    stack: list[E.Expr] = []
+    for token in reversed(key.split(" ")):
+        arity = _ARITY.get(token)
+        if arity is None:
+            if token == "x":
+                stack.append(E.X)
+            else:
+                try:
+                    stack.append(("c", int(token)))
+                except ValueError:
+                    stack.append(("c", float(token)))
+        elif arity == 1:
+            stack.append((token, stack.pop()))
+        else:
+            first = stack.pop()
+            stack.append((token, first, stack.pop()))
+    if len(stack) != 1:
+        raise ValueError(f"not an SR goal key: {key[:80]!r}")
+    return stack[0]
+
+
+def trace_text_rebuilder(header: Mapping[str, Any]) -> Callable[[str], str] | None:
+    """For ``aitp_gym.trace``: a node key → the goal text SR-v0 showed, from the exact x and y in a trace
+    header's ``theorem_data`` (``None`` without them). Traces then store each SR goal's key, not its text."""
+    data = header.get("theorem_data")
+    if not isinstance(data, Mapping) or data.get("x") is None or data.get("y") is None:
+        return None
+    try:
+        x, y = np.asarray(data["x"], dtype=np.float64), np.asarray(data["y"], dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    if x.ndim != 1 or x.shape != y.shape:
+        return None
+    y_row = _row(y)
+
+    def rebuild(key: str) -> str:
+        expr = expr_from_key(key)
+        return goal_text(expr, y_row, E.evaluate(expr, x))
+
+    return rebuild
+
+
+register_text_rebuilder(ENV_ID, trace_text_rebuilder)
 
 
 def theorem_arrays(theorem: Theorem) -> tuple[np.ndarray, np.ndarray]:
