@@ -9,6 +9,7 @@ import argparse
 import dataclasses
 import json
 import math
+import shutil
 import statistics
 import sys
 import time
@@ -290,6 +291,57 @@ def make_critic(name: str, backend: Any) -> Any:
     raise UsageError(f"unknown critic {name!r}; choose auto or constant")
 
 
+def cmd_hol_light(args: argparse.Namespace) -> int:
+    """The machine-wide HOL Light server that every HOList-v0 env shares."""
+    from aitp_gym.envs.holist import server
+
+    if args.action == "start":
+        info = server.start_server(status=status, idle_timeout=args.idle_timeout)
+    elif args.action == "stop":
+        stopped = server.stop_server()
+        print("stopped the HOL Light server" if stopped else "no HOL Light server was running")
+        return 0
+    else:
+        info = server.server_status()
+    print(json.dumps(info, indent=2))
+    return 0
+
+
+def cmd_loop(args: argparse.Namespace) -> int:
+    """Prove → train → reload rounds; see aitp_gym.loop."""
+    from aitp_gym.loop import Loop, load_config
+
+    if args.resume is not None:
+        run_dir = Path(args.resume)
+        saved = run_dir / "config.yaml"
+        if not saved.is_file():
+            raise UsageError(f"--resume {run_dir}: not a run folder (no config.yaml)")
+        config_path = args.config or saved
+    else:
+        if args.config is None:
+            raise UsageError("give a config file (e.g. configs/sr_demo.yaml), or --resume RUN_DIR")
+        run_dir = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
+        if (run_dir / "rounds.jsonl").exists() and not args.overwrite:
+            raise UsageError(f"{run_dir} already holds a run: continue it with --resume {run_dir}, or pass "
+                             "--overwrite to start again")
+        if args.overwrite and run_dir.exists():
+            shutil.rmtree(run_dir)
+        config_path = args.config
+    overrides = list(args.set or [])
+    if args.ray is not None:
+        overrides.append(f"ray_address={args.ray}")
+    try:
+        config = load_config(config_path, overrides)
+    except (ValueError, TypeError) as e:
+        raise UsageError(f"config: {e}") from None
+    except FileNotFoundError as e:
+        raise UsageError(f"config: {e}") from None
+    rows = Loop(config, run_dir, progress=not args.quiet, log=status).run()
+    curve = " → ".join(f"{row['eval']['proof_rate']:.0%}" for row in rows)
+    print(f"held-out proof rate by round: {curve}   (run folder {run_dir}; tensorboard --logdir {run_dir.parent})")
+    return 0
+
+
 # -- parser ------------------------------------------------------------------------------------------------
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
     """Shows each default once: "(default: X)" is added only when the help text does not already say it,
@@ -361,6 +413,34 @@ def build_parser() -> argparse.ArgumentParser:
                           help="list only the first N (default: all)")
     theorems.add_argument("--json", action="store_true", help="one JSON object per line, statement exact")
     theorems.set_defaults(func=cmd_theorems)
+
+    loop = sub.add_parser("loop", help="learn: prove, train on the traces, reload, evaluate, round after round",
+                          description="Run the learning loop of a YAML config (see configs/). Each round proves a\n"
+                                      "slice of the train split, trains the learners on the traces, reloads the\n"
+                                      "models and evaluates on held-out theorems; rounds.jsonl and TensorBoard\n"
+                                      "scalars go to the run folder.",
+                          epilog=EXIT_CODES, formatter_class=_HelpFormatter)
+    loop.add_argument("config", nargs="?", default=None, help="a loop config, e.g. configs/sr_demo.yaml")
+    loop.add_argument("--set", action="append", metavar="KEY=VALUE",
+                      help="override a config value, repeatable: rounds=2, prove.max_expansions=64, "
+                           "learn.learners=[seq2seq,critic]")
+    loop.add_argument("--out", default=None, metavar="FOLDER", help="run folder (default: runs/<config name>)")
+    loop.add_argument("--resume", default=None, metavar="RUN_DIR",
+                      help="continue a killed run after its last finished round")
+    loop.add_argument("--overwrite", action="store_true", help="delete an existing run in the run folder first")
+    loop.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                      help="prove with Ray tasks: a local Ray without ADDRESS, else the cluster at ADDRESS")
+    loop.add_argument("--quiet", action="store_true", help="no progress bars")
+    loop.set_defaults(func=cmd_loop)
+
+    hol = sub.add_parser("hol-light", help="start, inspect or stop the machine's shared HOL Light server",
+                         description="HOList-v0 envs share one warm HOL Light per machine and user. It starts on\n"
+                                     "first use and stops after AITP_HOL_SERVER_IDLE seconds without clients.",
+                         epilog=EXIT_CODES, formatter_class=_HelpFormatter)
+    hol.add_argument("action", choices=["start", "status", "stop"])
+    hol.add_argument("--idle-timeout", type=positive_float, default=None, metavar="SECONDS",
+                     help="with start: stop after this long without clients (default: AITP_HOL_SERVER_IDLE or 900)")
+    hol.set_defaults(func=cmd_hol_light)
     return parser
 
 

@@ -4,6 +4,9 @@ import tempfile
 from pathlib import Path
 
 os.environ.setdefault("TQDM_DISABLE", "1")
+# Tiny models on a shared 2-core machine: one torch thread per process. Two threads in several processes at
+# once (pytest, its subprocesses, the prover) oversubscribe the cores and run many times slower.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 # HOList-v0's warm HOL Light is a machine-wide server (aitp_gym.envs.holist.server). Tests get their own,
 # in a private directory set here, before anything can start one: it serves the whole session, including

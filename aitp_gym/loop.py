@@ -1,0 +1,586 @@
+"""The learning loop: prove → traces → buffers → train → checkpoints → reload → evaluate, round after round.
+
+``aitp loop CONFIG.yaml [--set key=value ...] [--resume RUN_DIR] [--ray [ADDRESS]]``
+
+Round 0 evaluates the starting models (the model-free policy, a given checkpoint, or a policy pre-trained on SR-v0's
+generator proofs). Every later round proves a slice of the train split with the current models, builds buffers
+from this round's traces and a window of earlier rounds, trains the configured learners, saves checkpoints, reloads
+them and evaluates on a fixed slice of the valid split at the same budget.
+
+A run folder holds everything: ``config.yaml`` (as resolved), ``rounds/<r>/`` (traces, checkpoints, buffer
+statistics), ``rounds.jsonl`` (one line per finished round) and ``tb/`` (TensorBoard). A round is built in
+``rounds/<r>.partial/`` and renamed when it is complete, then recorded in ``rounds.jsonl``; ``--resume`` deletes
+partial rounds and continues after the last recorded one, so a kill at any moment loses at most the unfinished
+round and never counts one twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import random
+import shutil
+import sys
+import time
+import typing
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aitp_gym.trace import atomic_write_text, iter_traces
+
+# ---------------------------------------------------------------------------------------------- configuration
+
+
+@dataclass
+class ProveConfig:
+    """How theorems are attempted."""
+
+    planner: str = "htps"
+    """bestfs | bfs | fringe | updown | htps."""
+    planner_settings: dict[str, Any] = field(default_factory=dict)
+    """Extra planner settings, e.g. {exploration: 1.0}."""
+    max_expansions: int = 64
+    """Search budget per theorem, in expansions (the same for training and evaluation)."""
+    time_limit: float = 60.0
+    """Search budget per theorem, in seconds."""
+    tactics_per_expansion: int = 8
+    """Candidates the policy proposes per expanded goal."""
+    train_theorems: int = 40
+    """Train-split theorems attempted per round (a fresh seeded sample each round)."""
+    eval_theorems: int = 40
+    """Valid-split theorems evaluated per round (the same ones every round)."""
+    train_difficulty_max: int | None = None
+    """SR-v0 only: attempt train theorems of at most this difficulty (None: all)."""
+
+
+@dataclass
+class ModelConfig:
+    """The starting models."""
+
+    policy: str = "seq2seq"
+    """uniform (model-free) | seq2seq (a fresh tiny model) | a checkpoint folder."""
+    critic: str = "value"
+    """default (the env's model-free critic) | value (a fresh tiny critic) | a checkpoint folder."""
+    pretrain_steps: int = 0
+    """SR-v0: supervised steps on the generator's ground-truth proofs before round 0 (0: none)."""
+    num_candidates: int = 8
+    """Beam width / candidates per goal for the seq2seq policy."""
+    bootstrap: bool = True
+    """Until a model has been trained (by pre-training or a round), prove with the env's model-free policy and
+    critic instead: a fresh model proves nothing, so expert iteration would have nothing to learn from."""
+
+
+@dataclass
+class LearnConfig:
+    """Which learners run each round, and how long."""
+
+    learners: list[str] = field(default_factory=lambda: ["seq2seq", "critic"])
+    """Any of seq2seq, dpo, ilql, critic (applied in this order)."""
+    steps: int = 150
+    """Optimiser steps per learner per round."""
+    batch_size: int = 32
+    lr: float = 2e-3
+    window: int = 3
+    """Build buffers from this round's traces and the previous window-1 rounds'."""
+
+
+@dataclass
+class LoopConfig:
+    """One learning run."""
+
+    env: str = "SR-v0"
+    """A registered environment id."""
+    rounds: int = 3
+    """Learning rounds after round 0."""
+    seed: int = 0
+    workers: int = 1
+    """Local worker processes that prove in parallel (1: in this process)."""
+    ray_address: str | None = None
+    """Run proof attempts as Ray tasks: 'local' starts a local Ray, else a cluster address."""
+    torch_threads: int = 0
+    """torch threads in each process (0: torch's default)."""
+    prove: ProveConfig = field(default_factory=ProveConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    learn: LearnConfig = field(default_factory=LearnConfig)
+
+    def __post_init__(self) -> None:
+        if self.rounds < 0 or self.workers < 1:
+            raise ValueError("rounds must be >= 0 and workers >= 1")
+        bad = set(self.learn.learners) - {"seq2seq", "dpo", "ilql", "critic"}
+        if bad:
+            raise ValueError(f"unknown learners {sorted(bad)}: choose from seq2seq, dpo, ilql, critic")
+        if self.model.policy == "uniform" and set(self.learn.learners) & {"seq2seq", "dpo", "ilql"}:
+            raise ValueError("policy learners need a model policy: set model.policy to seq2seq or a checkpoint")
+
+
+def _from_dict(cls: type, data: dict[str, Any], where: str = "") -> Any:
+    """Build dataclass ``cls`` from a mapping; unknown keys are errors that name the allowed ones."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{where or 'config'} must be a mapping, not {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(data) - set(fields)
+    if unknown:
+        raise ValueError(f"unknown config key(s) {', '.join(sorted(where + k for k in unknown))}; "
+                         f"allowed in {where or 'the top level'}: {', '.join(sorted(fields))}")
+    kwargs = {}
+    for key, value in data.items():
+        hint = hints[key]
+        if dataclasses.is_dataclass(hint):
+            kwargs[key] = _from_dict(hint, value, f"{where}{key}.")
+        else:
+            kwargs[key] = _coerce(value, hint, where + key)
+    return cls(**kwargs)
+
+
+def _coerce(value: Any, hint: Any, name: str) -> Any:
+    origin = typing.get_origin(hint)
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if value is None and type(None) in typing.get_args(hint):
+        return None
+    if origin in (list, dict):
+        if not isinstance(value, origin):
+            raise ValueError(f"{name} must be a {origin.__name__}, not {value!r}")
+        return value
+    target = args[0] if args else hint
+    if target is bool:
+        if isinstance(value, bool):
+            return value
+        raise ValueError(f"{name} must be true or false, not {value!r}")
+    if target in (int, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (target is int and value != int(value)):
+            raise ValueError(f"{name} must be {'an integer' if target is int else 'a number'}, not {value!r}")
+        return target(value)
+    if target is str:
+        if not isinstance(value, str):
+            raise ValueError(f"{name} must be a string, not {value!r}")
+        return value
+    return value
+
+
+def _set(data: dict[str, Any], assignment: str) -> None:
+    """``prove.max_expansions=32`` (values parsed as YAML) into a nested mapping."""
+    import yaml
+
+    if "=" not in assignment:
+        raise ValueError(f"--set takes KEY=VALUE, not {assignment!r}")
+    key, raw = assignment.split("=", 1)
+    *path, last = key.strip().split(".")
+    node = data
+    for part in path:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ValueError(f"--set {key}: {part} is not a section")
+    node[last] = yaml.safe_load(raw)
+
+
+def load_config(path: str | os.PathLike[str] | None, overrides: Sequence[str] = ()) -> LoopConfig:
+    import yaml
+
+    data = {}
+    if path is not None:
+        text = Path(path).read_text()
+        data = yaml.safe_load(text) or {}
+    for assignment in overrides:
+        _set(data, assignment)
+    return _from_dict(LoopConfig, data)
+
+
+def config_to_yaml(config: LoopConfig) -> str:
+    import yaml
+
+    return yaml.safe_dump(dataclasses.asdict(config), sort_keys=False)
+
+
+# ---------------------------------------------------------------------------------------------- models
+
+
+def _torch_threads(n: int) -> None:
+    if n > 0:
+        import torch
+
+        torch.set_num_threads(n)
+
+
+def load_policy(spec: str, num_candidates: int = 8) -> Any:
+    """None for the model-free policy; else a ``Seq2SeqPolicy`` (a fresh tiny one, or a checkpoint)."""
+    if spec == "uniform":
+        return None
+    from aitp_gym.agents.seq2seq import GenerationSettings, Seq2SeqPolicy
+
+    if spec == "seq2seq":
+        return Seq2SeqPolicy.tiny(settings=GenerationSettings(num_candidates=num_candidates))
+    return Seq2SeqPolicy.from_pretrained(spec, num_candidates=num_candidates)
+
+
+def load_critic(spec: str) -> Any:
+    if spec == "default":
+        return None
+    from aitp_gym.agents.critic import ValueCritic
+
+    return ValueCritic.tiny() if spec == "value" else ValueCritic.from_pretrained(spec)
+
+
+# ---------------------------------------------------------------------------------------------- proving
+
+
+@dataclass
+class AttemptJob:
+    env_id: str
+    split: str
+    theorem_ids: list[str]
+    out_dir: str
+    policy: str
+    critic: str
+    prove: dict[str, Any]
+    num_candidates: int
+    torch_threads: int = 0
+
+
+def prove_job(job: AttemptJob, policy: Any = None, critic: Any = None) -> list[dict[str, Any]]:
+    """Attempt each theorem of ``job``; write one trace per theorem; return the summaries. Runs in any process:
+    models come as checkpoint paths (or are passed in, in the main process)."""
+    import gymnasium as gym
+
+    import aitp_gym  # noqa: F401  (registers the environments)
+    from aitp_gym.attempt import ProofAttempt
+    from aitp_gym.search import make_planner
+
+    _torch_threads(job.torch_threads)
+    if policy is None:
+        policy = load_policy(job.policy, job.num_candidates)
+    if critic is None:
+        critic = load_critic(job.critic)
+    env = gym.make(job.env_id, split=job.split)
+    backend = env.unwrapped.backend
+    by_id = {t.id: t for t in backend.theorems(job.split)}
+    p = job.prove
+    out = []
+    try:
+        for theorem_id in job.theorem_ids:
+            planner = make_planner(p["planner"], max_expansions=p["max_expansions"], time_limit=p["time_limit"],
+                                   tactics_per_expansion=p["tactics_per_expansion"], **p["planner_settings"])
+            attempt = ProofAttempt(backend, by_id[theorem_id])
+            result = planner.search(attempt, policy=policy, critic=critic,
+                                    trace_path=Path(job.out_dir) / f"{_safe(theorem_id)}.json.gz")
+            out.append(result.summary())
+    finally:
+        env.close()
+    return out
+
+
+def _safe(theorem_id: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in theorem_id)[:120]
+
+
+# ---------------------------------------------------------------------------------------------- the loop
+
+
+class Loop:
+    """One run folder, driven round by round. ``Loop(config, run_dir).run()``."""
+
+    def __init__(self, config: LoopConfig, run_dir: str | os.PathLike[str], progress: bool = True,
+                 log: Any = None) -> None:
+        self.config = config
+        self.run_dir = Path(run_dir)
+        self.progress = progress
+        self.log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+        self._tb = None
+        self._ray = None
+
+    # -- run-folder state ---------------------------------------------------------------------------
+    @property
+    def rounds_file(self) -> Path:
+        return self.run_dir / "rounds.jsonl"
+
+    def finished_rounds(self) -> list[dict[str, Any]]:
+        if not self.rounds_file.exists():
+            return []
+        return [json.loads(line) for line in self.rounds_file.read_text().splitlines() if line.strip()]
+
+    def round_dir(self, r: int) -> Path:
+        return self.run_dir / "rounds" / f"{r:03d}"
+
+    def _record(self, row: dict[str, Any]) -> None:
+        rows = self.finished_rounds() + [row]
+        atomic_write_text(self.rounds_file, "".join(json.dumps(x) + "\n" for x in rows))
+
+    # -- theorems -----------------------------------------------------------------------------------
+    def _theorems(self, backend: Any) -> tuple[list[Any], list[Any]]:
+        c = self.config
+        train = list(backend.theorems("train"))
+        if c.prove.train_difficulty_max is not None:
+            train = [t for t in train if t.data.get("difficulty", 0) <= c.prove.train_difficulty_max]
+        valid = list(backend.theorems("valid"))
+        rng = random.Random(c.seed)
+        rng.shuffle(valid)
+        return train, sorted(valid[: c.prove.eval_theorems], key=lambda t: t.id)
+
+    # -- phases -------------------------------------------------------------------------------------
+    def _prove(self, split: str, theorem_ids: list[str], out_dir: Path, policy_spec: str, critic_spec: str,
+               policy: Any, critic: Any, label: str) -> list[dict[str, Any]]:
+        from tqdm.auto import tqdm
+
+        c = self.config
+        out_dir.mkdir(parents=True, exist_ok=True)
+        base = dict(env_id=c.env, split=split, out_dir=str(out_dir), policy=policy_spec, critic=critic_spec,
+                    prove=dataclasses.asdict(c.prove), num_candidates=c.model.num_candidates,
+                    torch_threads=c.torch_threads)
+        bar = tqdm(total=len(theorem_ids), desc=label, disable=not self.progress, leave=False)
+        results: list[dict[str, Any]] = []
+        try:
+            if c.ray_address is not None:
+                ray = self._ray_module()
+                remote = ray.remote(prove_job)
+                pending = [remote.remote(AttemptJob(theorem_ids=[t], **base)) for t in theorem_ids]
+                while pending:
+                    done, pending = ray.wait(pending, num_returns=1)
+                    results += ray.get(done[0])
+                    bar.update(1)
+            elif c.workers > 1:
+                chunks = [theorem_ids[i::c.workers] for i in range(c.workers)]
+                import multiprocessing
+
+                with ProcessPoolExecutor(c.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+                    for res in pool.map(prove_job, [AttemptJob(theorem_ids=ch, **base) for ch in chunks if ch]):
+                        results += res
+                        bar.update(len(res))
+            else:
+                for t in theorem_ids:
+                    results += prove_job(AttemptJob(theorem_ids=[t], **base), policy, critic)
+                    bar.update(1)
+        finally:
+            bar.close()
+        return results
+
+    def _ray_module(self) -> Any:
+        if self._ray is None:
+            from aitp_gym.optional import require
+
+            ray = require("ray", "aitp loop --ray")
+            if not ray.is_initialized():
+                address = None if self.config.ray_address in ("", "local") else self.config.ray_address
+                ray.init(address=address, num_cpus=None if address else max(1, self.config.workers),
+                         include_dashboard=False, log_to_driver=False,
+                         runtime_env={"env_vars": {"TQDM_DISABLE": "1"}})
+            self._ray = ray
+        return self._ray
+
+    def _train(self, r: int, rdir: Path, policy: Any, critic: Any) -> dict[str, Any]:
+        from aitp_gym.agents import buffers as B
+
+        c = self.config
+        windows = [self.round_dir(q) / "train" for q in range(max(1, r - c.learn.window + 1), r)] + [rdir / "train"]
+        buffers, stats = B.build_all(rec for d in windows if d.exists() for rec in iter_traces(d))
+        losses: dict[str, float] = {}
+        step_offset = (r - 1) * c.learn.steps
+        common = dict(steps=c.learn.steps, batch_size=c.learn.batch_size, lr=c.learn.lr, seed=c.seed + r)
+        for name in c.learn.learners:
+            data = buffers["critic" if name == "critic" else name]
+            if not data:
+                self.log(f"round {r}: no {name} examples yet; {name} skipped")
+                continue
+            if name == "seq2seq":
+                from aitp_gym.agents.learners.seq2seq import Seq2SeqSettings, train_seq2seq
+
+                res = train_seq2seq(policy, data, Seq2SeqSettings(**common), self._logger(), step_offset,
+                                    progress=self.progress)
+            elif name == "dpo":
+                from aitp_gym.agents.learners.dpo import DPOSettings, train_dpo
+
+                res = train_dpo(policy, data, DPOSettings(**common), self._logger(), step_offset,
+                                progress=self.progress)
+            elif name == "ilql":
+                from aitp_gym.agents.learners.ilql import ILQLSettings, train_ilql
+
+                _, res = train_ilql(policy, data, settings=ILQLSettings(**common), logger=self._logger(),
+                                    step_offset=step_offset, progress=self.progress)
+            else:
+                if critic is None:
+                    self.log(f"round {r}: the critic learner needs model.critic: value; skipped")
+                    continue
+                from aitp_gym.agents.learners.critic import CriticSettings, train_critic
+
+                res = train_critic(critic, data, CriticSettings(**common), self._logger(), step_offset,
+                                   progress=self.progress)
+            losses[name] = res.final_loss
+        (rdir / "buffers.json").write_text(json.dumps({"traces": stats.traces, "proved": stats.proved,
+                                                        "counts": stats.counts}))
+        return losses
+
+    def _logger(self) -> Any:
+        if self._tb is None:
+            from aitp_gym.agents.training import TensorBoardLogger
+
+            self._tb = TensorBoardLogger(str(self.run_dir / "tb"))
+        return self._tb
+
+    # -- the run ------------------------------------------------------------------------------------
+    def run(self) -> list[dict[str, Any]]:
+        import gymnasium as gym
+
+        import aitp_gym  # noqa: F401
+
+        c = self.config
+        _torch_threads(c.torch_threads)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        done = self.finished_rounds()
+        for folder in sorted((self.run_dir / "rounds").glob("*")):
+            # a round killed before it was recorded (even after its folder was renamed) is redone from scratch
+            if folder.name.endswith(".partial") or (folder.name.isdigit() and int(folder.name) >= len(done)):
+                shutil.rmtree(folder)
+        resolved = config_to_yaml(c)
+        saved = self.run_dir / "config.yaml"
+        if saved.exists() and saved.read_text() != resolved:
+            raise ValueError(f"{self.run_dir} holds a run with another configuration; resume it with its own "
+                             f"config ({saved}) or choose a new run folder")
+        atomic_write_text(saved, resolved)
+        start = len(done)
+        env = gym.make(c.env, split="train")
+        backend = env.unwrapped.backend
+        prepare = getattr(backend, "prepare", None)
+        if prepare is not None:
+            prepare(self.log)
+        train_pool, eval_theorems = self._theorems(backend)
+        eval_ids = [t.id for t in eval_theorems]
+        env.close()
+
+        # the current models: the last finished round's checkpoints, or the starting models
+        if start > 0:
+            last = self.round_dir(start - 1)
+            policy_spec = str(last / "policy") if (last / "policy").exists() else c.model.policy
+            critic_spec = str(last / "critic") if (last / "critic").exists() else c.model.critic
+        else:
+            policy_spec, critic_spec = c.model.policy, c.model.critic
+        policy, critic = load_policy(policy_spec, c.model.num_candidates), load_critic(critic_spec)
+        # a model counts as trained once a round (or pre-training) has trained it, or if it was given as a checkpoint
+        trained = {"policy": c.model.policy != "seq2seq", "critic": c.model.critic != "value"}
+        if done:
+            trained.update(done[-1].get("trained", {}))
+        if start == 0:
+            self._logger().text("hparams", "```\n" + resolved + "\n```")
+        rows = list(done)
+        for r in range(start, c.rounds + 1):
+            t0 = time.perf_counter()
+            rdir = self.run_dir / "rounds" / f"{r:03d}.partial"
+            rdir.mkdir(parents=True)
+            row: dict[str, Any] = {"round": r}
+            if r == 0 and c.model.pretrain_steps and policy is not None:
+                row["pretrain_loss"] = self._pretrain(policy)
+                trained["policy"] = True
+            if r > 0:
+                rng = random.Random(c.seed * 1000 + r)
+                ids = [t.id for t in rng.sample(train_pool, min(c.prove.train_theorems, len(train_pool)))]
+                if c.workers > 1 or c.ray_address is not None:  # other processes load the models from disk
+                    self._save_models(rdir / "start", policy, critic)
+                    pspec = str(rdir / "start" / "policy") if policy is not None else policy_spec
+                    cspec = str(rdir / "start" / "critic") if critic is not None else critic_spec
+                else:
+                    pspec, cspec = policy_spec, critic_spec
+                use_p, use_c, pspec, cspec = self._in_use(trained, policy, critic, pspec, cspec)
+                train_results = self._prove("train", ids, rdir / "train", pspec, cspec, use_p, use_c,
+                                            f"round {r}: proving")
+                row["train"] = _summarise(train_results)
+                row["losses"] = self._train(r, rdir, policy, critic)
+                trained.update({k: True for k in ("policy", "critic")
+                                if any(n in row["losses"] for n in _LEARNERS_OF[k])})
+                self._save_models(rdir, policy, critic)
+                shutil.rmtree(rdir / "start", ignore_errors=True)
+            else:
+                self._save_models(rdir, policy, critic)
+            eval_pspec = str(rdir / "policy") if policy is not None else policy_spec
+            eval_cspec = str(rdir / "critic") if critic is not None else critic_spec
+            use_p, use_c, eval_pspec, eval_cspec = self._in_use(trained, policy, critic, eval_pspec, eval_cspec)
+            row["models"] = {"policy": "model" if use_p is not None else "model-free",
+                             "critic": "model" if use_c is not None else "model-free"}
+            eval_results = self._prove("valid", eval_ids, rdir / "eval", eval_pspec, eval_cspec, use_p, use_c,
+                                       f"round {r}: evaluating")
+            row["eval"] = _summarise(eval_results)
+            row["trained"] = dict(trained)
+            row["seconds"] = round(time.perf_counter() - t0, 1)
+            final = self.round_dir(r)
+            os.replace(rdir, final)  # the round is complete on disk before it is recorded
+            # later rounds load from the final folder
+            policy_spec = str(final / "policy") if policy is not None else policy_spec
+            critic_spec = str(final / "critic") if critic is not None else critic_spec
+            self._record(row)
+            rows.append(row)
+            self._scalars(row)
+            self.log(_line(row))
+        if self._tb is not None:
+            self._tb.flush()
+        return rows
+
+    def _in_use(self, trained: dict[str, bool], policy: Any, critic: Any, pspec: str,
+                cspec: str) -> tuple[Any, Any, str, str]:
+        """The models to prove with: an untrained one is replaced by the model-free default when bootstrapping."""
+        if self.config.model.bootstrap:
+            if not trained["policy"]:
+                policy, pspec = None, "uniform"
+            if not trained["critic"]:
+                critic, cspec = None, "default"
+        return policy, critic, pspec, cspec
+
+    def _pretrain(self, policy: Any) -> float:
+        from aitp_gym.agents.buffers import sr_ground_truth_pairs
+        from aitp_gym.agents.learners.seq2seq import Seq2SeqSettings, train_seq2seq
+
+        if self.config.env != "SR-v0":
+            raise ValueError("model.pretrain_steps uses SR-v0's generator proofs; set it to 0 for other envs")
+        c = self.config
+        res = train_seq2seq(policy, sr_ground_truth_pairs("train"),
+                            Seq2SeqSettings(steps=c.model.pretrain_steps, batch_size=c.learn.batch_size,
+                                            lr=c.learn.lr, seed=c.seed),
+                            self._logger(), progress=self.progress)
+        return res.final_loss
+
+    @staticmethod
+    def _save_models(folder: Path, policy: Any, critic: Any) -> None:
+        if policy is not None:
+            policy.save_pretrained(folder / "policy")
+        if critic is not None:
+            critic.save_pretrained(folder / "critic")
+
+    def _scalars(self, row: dict[str, Any]) -> None:
+        tb, r = self._logger(), row["round"]
+        for split in ("train", "eval"):
+            if split in row:
+                s = row[split]
+                tb.scalar(f"{split}/proof_rate", s["proof_rate"], r)
+        s = row["eval"]
+        if s["expansions_per_proof"] is not None:
+            tb.scalar("search/expansions_per_proof", s["expansions_per_proof"], r)
+        for key in ("prover_s", "model_s", "bookkeeping_s"):
+            tb.scalar(f"time/{key}", s[f"{key}_per_expansion"], r)
+        tb.flush()
+
+
+_LEARNERS_OF = {"policy": ("seq2seq", "dpo", "ilql"), "critic": ("critic",)}
+
+
+def _summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
+    n = len(results)
+    proved = [r for r in results if r["proved"]]
+    expansions = sum(r["expansions"] for r in results) or 1
+    return {
+        "n": n, "proved": len(proved), "proof_rate": len(proved) / n if n else 0.0,
+        "expansions_per_proof": (sum(r["expansions"] for r in proved) / len(proved)) if proved else None,
+        "prover_s_per_expansion": sum(r["prover_time"] for r in results) / expansions,
+        "model_s_per_expansion": sum(r["policy_time"] for r in results) / expansions,
+        "bookkeeping_s_per_expansion": sum(r["bookkeeping_time"] + r["tree_time"] for r in results) / expansions,
+    }
+
+
+def _line(row: dict[str, Any]) -> str:
+    parts = [f"round {row['round']}"]
+    if "train" in row:
+        parts.append(f"train proved {row['train']['proved']}/{row['train']['n']}")
+    parts.append(f"eval proved {row['eval']['proved']}/{row['eval']['n']} ({row['eval']['proof_rate']:.0%})")
+    if row.get("losses"):
+        parts.append("losses " + " ".join(f"{k} {v:.3f}" for k, v in row["losses"].items()))
+    parts.append(f"{row['seconds']:.0f} s")
+    return " | ".join(parts)

@@ -1,0 +1,125 @@
+"""The learning loop on SR-v0 with tiny models: one round end to end, TensorBoard scalars, config errors,
+kill-and-resume with a real SIGKILL, and the Ray path on a local Ray."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+
+from aitp_gym.loop import Loop, load_config  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["prove.train_theorems=3", "prove.eval_theorems=3", "prove.max_expansions=6", "learn.steps=3",
+        "learn.batch_size=4", "prove.tactics_per_expansion=4", "model.num_candidates=4", "torch_threads=1"]
+
+
+def _scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    out: dict[str, list[tuple[int, float]]] = {}
+    for events in (run_dir / "tb").glob("events.*"):
+        acc = EventAccumulator(str(events))
+        acc.Reload()
+        for tag in acc.Tags()["scalars"]:
+            out.setdefault(tag, []).extend((e.step, e.value) for e in acc.Scalars(tag))
+    return out
+
+
+def test_one_round_end_to_end(tmp_path):
+    config = load_config(ROOT / "configs/sr_demo.yaml", [*TINY, "rounds=1"])
+    rows = Loop(config, tmp_path / "run", progress=False, log=lambda m: None).run()
+    assert [r["round"] for r in rows] == [0, 1]
+    assert rows[0]["models"] == {"policy": "model-free", "critic": "model-free"}  # bootstrapping
+    assert rows[1]["train"]["n"] == 3 and rows[1]["eval"]["n"] == 3
+    run = tmp_path / "run"
+    lines = [json.loads(x) for x in (run / "rounds.jsonl").read_text().splitlines()]
+    assert lines == json.loads(json.dumps(rows))
+    for r in (0, 1):
+        assert (run / f"rounds/{r:03d}/policy/model.safetensors").exists()
+        assert len(list((run / f"rounds/{r:03d}/eval").glob("*.json.gz"))) == 3
+    assert len(list((run / "rounds/001/train").glob("*.json.gz"))) == 3
+    assert json.loads((run / "rounds/001/buffers.json").read_text())["traces"] == 3
+    scalars = _scalars(run)
+    assert [s for s, _ in scalars["eval/proof_rate"]] == [0, 1] and [s for s, _ in scalars["train/proof_rate"]] == [1]
+    assert {"time/prover_s", "time/model_s", "time/bookkeeping_s"} <= set(scalars)
+    assert any(k.startswith("losses/") for k in scalars), sorted(scalars)
+    assert load_config(run / "config.yaml") == config, "the resolved config is saved and reloads"
+
+
+def test_config_errors_name_the_allowed_keys(tmp_path):
+    with pytest.raises(ValueError, match="allowed in prove.: .*max_expansions"):
+        load_config(None, ["prove.max_expansion=3"])
+    with pytest.raises(ValueError, match="rounds must be an integer"):
+        load_config(None, ["rounds=two"])
+    with pytest.raises(ValueError, match="unknown learners"):
+        load_config(None, ["learn.learners=[seq2seq,ppo]"])
+    out = subprocess.run([sys.executable, "-m", "aitp_gym.cli", "loop", str(ROOT / "configs/sr_demo.yaml"),
+                          "--set", "prove.budget=3", "--out", str(tmp_path / "x")], capture_output=True, text=True)
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "allowed in prove." in out.stderr
+
+
+def test_every_shipped_config_loads():
+    configs = sorted((ROOT / "configs").glob("*.yaml"))
+    assert configs
+    for path in configs:
+        load_config(path)
+
+
+def test_killed_run_resumes_without_losing_or_repeating_rounds(tmp_path):
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "aitp_gym.cli", "loop", str(ROOT / "configs/sr_demo.yaml"), "--out", str(run),
+           "--quiet", *[a for s in [*TINY, "rounds=2"] for a in ("--set", s)]]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    rounds = run / "rounds.jsonl"
+    deadline = time.monotonic() + 600
+    while not (rounds.exists() and rounds.read_text().count("\n") >= 1):  # round 0 recorded
+        assert proc.poll() is None, proc.stderr.read().decode()
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    while not list((run / "rounds").glob("001.partial/train/*.json.gz")):  # round 1 under way
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert rounds.read_text().count("\n") == 1
+    out = subprocess.run([sys.executable, "-m", "aitp_gym.cli", "loop", "--resume", str(run), "--quiet"],
+                         capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr
+    lines = [json.loads(x) for x in rounds.read_text().splitlines()]
+    assert [x["round"] for x in lines] == [0, 1, 2]
+    assert sorted(p.name for p in (run / "rounds").iterdir()) == ["000", "001", "002"]
+    assert "held-out proof rate by round" in out.stdout
+
+
+def test_a_used_run_folder_needs_resume_or_overwrite(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "rounds.jsonl").write_text('{"round": 0}\n')
+    out = subprocess.run([sys.executable, "-m", "aitp_gym.cli", "loop", str(ROOT / "configs/sr_demo.yaml"),
+                          "--out", str(run)], capture_output=True, text=True)
+    assert out.returncode == 2 and "--resume" in out.stderr
+
+
+@pytest.mark.expensive
+def test_the_ray_path_on_a_local_ray(tmp_path):
+    pytest.importorskip("ray")
+    config = load_config(ROOT / "configs/sr_demo.yaml",
+                         [*TINY, "rounds=1", "ray_address=local", "workers=2", "learn.learners=[critic]",
+                          "model.policy=uniform"])
+    try:
+        rows = Loop(config, tmp_path / "run", progress=False, log=lambda m: None).run()
+    finally:
+        import ray
+
+        ray.shutdown()
+    assert [r["eval"]["n"] for r in rows] == [3, 3] and rows[1]["train"]["n"] == 3
+    assert len(list((tmp_path / "run/rounds/001/train").glob("*.json.gz"))) == 3
