@@ -35,7 +35,7 @@ import json
 import math
 import os
 import secrets
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,8 +49,8 @@ SCHEMA_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 """The versions ``TraceRecord.from_dict`` reads."""
 
-TextRebuilder = Callable[[str], str]
-"""Node key → the node's full goal text, for the nodes of one record (made by a rebuilder factory)."""
+TextRebuilder = Callable[[Sequence[str]], list[str | None]]
+"""Node keys → the nodes' full goal texts (``None`` for a key it cannot read), for one record's nodes."""
 
 _REBUILDERS: dict[str, Callable[[Mapping[str, Any]], TextRebuilder | None]] = {}
 _REBUILDER_MODULES = {"SR-v0": "aitp_gym.envs.sr.backend"}
@@ -60,9 +60,10 @@ _REBUILDER_MODULES = {"SR-v0": "aitp_gym.envs.sr.backend"}
 def register_text_rebuilder(env_id: str, factory: Callable[[Mapping[str, Any]], TextRebuilder | None]) -> None:
     """Let records of ``env_id`` leave node texts out of their files.
 
-    ``factory(header)`` returns a function from a node's key to its full text for that record (or ``None`` when
-    the header lacks what it needs; then every text is stored). It must be deterministic: a text is left out
-    only where the function gives it back exactly when the record is written, and reading calls it again."""
+    ``factory(header)`` returns a function from a list of node keys to their full texts for that record (or
+    ``None`` when the header lacks what it needs; then every text is stored). It must be deterministic: a text
+    is left out only where the function gives it back exactly when the record is written, and reading calls it
+    again. The factory is looked up by the header's ``env_id``."""
     _REBUILDERS[env_id] = factory
 
 
@@ -97,7 +98,14 @@ class TraceRecord:
             rebuild = text_rebuilder(self.header)
         nodes = self.nodes
         if rebuild is not None:
-            nodes = [_without_text(n) if _rebuilds(rebuild, n) else n for n in self.nodes]
+            try:
+                rebuilt = list(rebuild([n["key"] for n in self.nodes]))
+            except Exception:  # a faulty rebuilder must not lose a trace: store every text
+                rebuild, rebuilt = None, []
+            if len(rebuilt) == len(nodes):
+                nodes = [_without_text(n) if text == n["text"] else n for n, text in zip(nodes, rebuilt, strict=True)]
+            else:
+                rebuild = None
         node_table = _encode_table(nodes)
         if rebuild is not None:
             node_table["text_rebuilder"] = self.header["env_id"]
@@ -144,13 +152,6 @@ class TraceRecord:
                   "outcome": e.outcome.value, "message": e.message, "elapsed": e.elapsed, "t": e.time,
                   "children": [c.id for c in e.children], "cycle": e.cycle} for e in tree.edges]
         return cls(header, nodes, edges, result)
-
-
-def _rebuilds(rebuild: TextRebuilder, node: Mapping[str, Any]) -> bool:
-    try:
-        return rebuild(node["key"]) == node["text"]
-    except Exception:  # a key the rebuilder cannot read: keep the text
-        return False
 
 
 def _without_text(node: dict[str, Any]) -> dict[str, Any]:
@@ -261,13 +262,13 @@ def _decode_nodes(table: Any, header: Mapping[str, Any]) -> list[dict[str, Any]]
     if rebuild is None:
         raise TraceFormatError(f"the node texts of this trace are to be rebuilt by {env_id!r}, but no text "
                                "rebuilder is registered for it or the header lacks its data")
-    for n in nodes:
-        if "text" not in n:
-            try:
-                n["text"] = rebuild(n["key"])
-            except Exception as e:
-                raise TraceFormatError(f"cannot rebuild the text of node {n.get('id')} from its key "
-                                       f"{n.get('key')!r}: {e}") from e
+    missing = [n for n in nodes if "text" not in n]
+    if not all(isinstance(n.get("key"), str) for n in missing):
+        raise TraceFormatError("a node whose text is to be rebuilt has no key")
+    for n, text in zip(missing, rebuild([n["key"] for n in missing]), strict=True):
+        if text is None:
+            raise TraceFormatError(f"cannot rebuild the text of node {n.get('id')} from its key {n['key']!r}")
+        n["text"] = text
     return nodes
 
 

@@ -254,24 +254,27 @@ def apply_rule(expr: E.Expr, tactic: str) -> E.Expr:
 
 
 # ---------------------------------------------------------------------- goals and theorems
+_FORMAT_4G = "{:.4g}".format
+
+
 def _row(values: np.ndarray) -> str:
     """Values with 4 significant digits; past ``MAX_SHOWN_POINTS`` an explicit count of the rest."""
-    shown = " ".join(f"{v:.4g}" for v in values[:MAX_SHOWN_POINTS].tolist())
+    shown = " ".join(map(_FORMAT_4G, values[:MAX_SHOWN_POINTS].tolist()))
     if len(values) > MAX_SHOWN_POINTS:
         shown += f" … ({len(values) - MAX_SHOWN_POINTS} more points)"
     return shown
 
 
-def goal_text(expr: E.Expr, y_row: str, y_hat: np.ndarray) -> str:
-    """A goal's text: the expression, the data row ``y_row`` (``_row(y)``, the same for every goal of a
-    theorem) and the goal's values ``ŷ``. ``make_goal`` and the trace text rebuilder both use it."""
-    return f"f(x) = {E.to_str(expr)}\ny: {y_row}\nŷ: {_row(y_hat)}"
+def goal_text(expr: E.Expr, y_row: str, y_hat_row: str) -> str:
+    """A goal's text from its expression and its rows ``_row(y)`` (the same for every goal of a theorem) and
+    ``_row(ŷ)``. ``make_goal`` and the trace text rebuilder both use it."""
+    return f"f(x) = {E.to_str(expr)}\ny: {y_row}\nŷ: {y_hat_row}"
 
 
 def make_goal(expr: E.Expr, x: np.ndarray, y: np.ndarray, y_hat: np.ndarray | None = None) -> Goal:
     if y_hat is None:
         y_hat = E.evaluate(expr, x)
-    return Goal(goal_text(expr, _row(y), y_hat), E.to_prefix(expr), SRState(expr, x, y, y_hat))
+    return Goal(goal_text(expr, _row(y), _row(y_hat)), E.to_prefix(expr), SRState(expr, x, y, y_hat))
 
 
 _ARITY = {**dict.fromkeys(E.UNARY, 1), **dict.fromkeys(E.BINARY, 2), "pow": 2}
@@ -300,9 +303,13 @@ def expr_from_key(key: str) -> E.Expr:
     return stack[0]
 
 
-def trace_text_rebuilder(header: Mapping[str, Any]) -> Callable[[str], str] | None:
-    """For ``aitp_gym.trace``: a node key → the goal text SR-v0 showed, from the exact x and y in a trace
-    header's ``theorem_data`` (``None`` without them). Traces then store each SR goal's key, not its text."""
+def trace_text_rebuilder(header: Mapping[str, Any]) -> Callable[[Sequence[str]], list[str | None]] | None:
+    """For ``aitp_gym.trace``: node keys → the goal texts SR-v0 showed, from the exact x and y in a trace
+    header's ``theorem_data`` (``None`` without them), so that traces store each SR goal's key, not its text.
+
+    A text is ``goal_text`` of the key's expression with ŷ evaluated at x; subexpressions shared by several keys
+    are evaluated once (the same NumPy functions, in the same order, as ``expr.evaluate``) and equal ŷ rows are
+    formatted once. A key that is not an SR expression gives ``None``."""
     data = header.get("theorem_data")
     if not isinstance(data, Mapping) or data.get("x") is None or data.get("y") is None:
         return None
@@ -314,9 +321,37 @@ def trace_text_rebuilder(header: Mapping[str, Any]) -> Callable[[str], str] | No
         return None
     y_row = _row(y)
 
-    def rebuild(key: str) -> str:
-        expr = expr_from_key(key)
-        return goal_text(expr, y_row, E.evaluate(expr, x))
+    def rebuild(keys: Sequence[str]) -> list[str | None]:
+        values: dict[E.Expr, np.ndarray] = {}
+        rows: dict[bytes, str] = {}
+
+        def value(e: E.Expr) -> np.ndarray:
+            v = values.get(e)
+            if v is None:
+                op = e[0]
+                if op in E.UNARY:
+                    v = E.UNARY[op](value(e[1]))
+                elif op in E.BINARY:
+                    v = E.BINARY[op](value(e[1]), value(e[2]))
+                else:  # x, a constant (or an operator only targets have)
+                    v = E.evaluate(e, x)
+                values[e] = v
+            return v
+
+        out: list[str | None] = []
+        with np.errstate(all="ignore"):
+            for key in keys:
+                try:
+                    expr = expr_from_key(key)
+                except (ValueError, IndexError, AttributeError):
+                    out.append(None)
+                    continue
+                y_hat = value(expr)
+                row = rows.get(raw := y_hat.tobytes())
+                if row is None:
+                    row = rows[raw] = _row(y_hat)
+                out.append(goal_text(expr, y_row, row))
+        return out
 
     return rebuild
 
