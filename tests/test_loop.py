@@ -35,7 +35,7 @@ def _scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
 
 
 def test_one_round_end_to_end(tmp_path):
-    config = load_config(ROOT / "configs/sr_demo.yaml", [*TINY, "rounds=1"])
+    config = load_config(ROOT / "configs/sr_demo.yaml", [*TINY, "rounds=1", "prove.train_difficulty_max=1"])
     rows = Loop(config, tmp_path / "run", progress=False, log=lambda m: None).run()
     assert [r["round"] for r in rows] == [0, 1]
     assert rows[0]["models"] == {"policy": "model-free", "critic": "model-free"}  # bootstrapping
@@ -51,7 +51,8 @@ def test_one_round_end_to_end(tmp_path):
     scalars = _scalars(run)
     assert [s for s, _ in scalars["eval/proof_rate"]] == [0, 1] and [s for s, _ in scalars["train/proof_rate"]] == [1]
     assert {"time/prover_s", "time/model_s", "time/bookkeeping_s"} <= set(scalars)
-    assert any(k.startswith("losses/") for k in scalars), sorted(scalars)
+    assert rows[1]["train"]["proved"] > 0 and set(rows[1]["losses"]) == {"seq2seq", "critic"}, rows[1]
+    assert {"losses/seq2seq/loss", "losses/critic/loss"} <= set(scalars), sorted(scalars)
     assert load_config(run / "config.yaml") == config, "the resolved config is saved and reloads"
 
 
