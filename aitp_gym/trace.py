@@ -234,16 +234,28 @@ def _encode_table(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def _decode_table(table: Any, what: str) -> list[dict[str, Any]]:
     try:
         n, columns = table["rows"], table["columns"]
-        rows: list[dict[str, Any]] = [{} for _ in range(n)]
+        dense: dict[str, Any] = {}
+        sparse: list[tuple[str, list[int], list[Any]]] = []
         for name, column in columns.items():
             if isinstance(column, list):
-                present, values = range(n), column
+                values = column
             elif column.get("codec") == "row":
-                present, values = range(n), range(n)
+                values = range(n)
             else:
-                present, values = column.get("rows", range(n)), _decode_column(column)
-            if len(present) != len(values):
-                raise TraceFormatError(f"{what} column {name!r} has {len(values)} values for {len(present)} rows")
+                values = _decode_column(column)
+                if "rows" in column:
+                    if len(column["rows"]) != len(values):
+                        raise TraceFormatError(f"{what} column {name!r} has {len(values)} values for "
+                                               f"{len(column['rows'])} rows")
+                    sparse.append((name, column["rows"], values))
+                    continue
+            if len(values) != n:
+                raise TraceFormatError(f"{what} column {name!r} has {len(values)} values for {n} rows")
+            dense[name] = values
+        names = tuple(dense)
+        rows = [dict(zip(names, row, strict=True)) for row in zip(*dense.values(), strict=True)] if names else \
+            [{} for _ in range(n)]
+        for name, present, values in sparse:
             for i, v in zip(present, values, strict=True):
                 rows[i][name] = v
         return rows
