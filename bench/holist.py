@@ -7,11 +7,17 @@
 * the pickle size of a HOList-v0 env, and a step bounded by tactic_timeout on a huge result goal;
 * tactics per second with 1 and with 2 worker instances (one thread each).
 
+* fidelity (``--fidelity``): HOL Light's own single-tactic core proofs replayed through the env as
+  ``reset(theorem)`` + ``step(tactic)``, and its THEN chains of atomic tactics step by step
+  (``aitp_gym.envs.holist.fidelity``); ``--fidelity-only`` skips everything else;
+* the model-free baseline (``--baseline N``): BestFS on the first N valid theorems at the same
+  budget, without and with the GSYM variants of its top premise, interleaved theorem by theorem.
+
 By default the benchmark uses a server of its own in a temporary directory (so the cold start is
 real) and stops it at the end; ``--reuse`` uses the machine's server instead (no cold start figure
 if it is already warm).
 
-    python bench/holist.py [--n 300] [--seconds 10] [--reuse]
+    python bench/holist.py [--n 300] [--seconds 10] [--reuse] [--fidelity | --fidelity-only] [--baseline N]
 """
 
 from __future__ import annotations
@@ -44,6 +50,11 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=300, help="tactic applications per side")
     parser.add_argument("--seconds", type=float, default=10.0, help="duration of each throughput run")
     parser.add_argument("--reuse", action="store_true", help="use the machine's server instead of a private one")
+    parser.add_argument("--fidelity", action="store_true", help="also replay HOL Light's own core proofs")
+    parser.add_argument("--fidelity-only", action="store_true", help="only the fidelity replay (and --baseline)")
+    parser.add_argument("--baseline", type=int, default=0, metavar="N",
+                        help="BestFS baseline on the first N valid theorems, without and with GSYM variants")
+    parser.add_argument("--budget", type=int, default=16, help="expansions per theorem for --baseline")
     args = parser.parse_args()
     own_dir = None
     if not args.reuse:
@@ -70,7 +81,46 @@ SECOND_PROCESS = textwrap.dedent("""
 """)
 
 
+def fidelity() -> None:
+    from aitp_gym.envs.holist import fidelity as fid
+
+    env = gym.make("HOList-v0", max_episode_steps=None, tactic_timeout=30.0)
+    t = time.perf_counter()
+    report = fid.run(env, env.unwrapped.backend.database)
+    env.close()
+    print(report.summary())
+    print(f"fidelity replay took {time.perf_counter() - t:.0f} s")
+
+
+def baseline(n: int, budget: int) -> None:
+    from aitp_gym import ProofAttempt
+    from aitp_gym.search import make_planner
+
+    backends = {False: HOListBackend(gsym_variants=False), True: HOListBackend(gsym_variants=True)}
+    theorems = list(backends[False].theorems("valid"))[:n]
+    proved = {False: 0, True: 0}
+    seconds = {False: 0.0, True: 0.0}
+    for theorem in theorems:
+        for gsym, b in backends.items():  # interleaved, theorem by theorem
+            t = time.perf_counter()
+            result = make_planner("bestfs", max_expansions=budget, time_limit=60).search(ProofAttempt(b, theorem))
+            seconds[gsym] += time.perf_counter() - t
+            proved[gsym] += bool(result.proved)
+    for b in backends.values():
+        b.close()
+    for gsym in (False, True):
+        print(f"baseline BestFS, {budget} expansions, first {n} valid theorems, "
+              f"GSYM variants {'on' if gsym else 'off'}: "
+              f"{proved[gsym]}/{n} proved ({100 * proved[gsym] / max(1, n):.1f} %) in {seconds[gsym]:.0f} s")
+
+
 def run(args: argparse.Namespace) -> None:
+    if args.fidelity_only:
+        server.start_server(status=lambda m: print(m, flush=True))
+        fidelity()
+        if args.baseline:
+            baseline(args.baseline, args.budget)
+        return
     t0 = time.perf_counter()
     status = server.start_server(status=lambda m: print(m, flush=True))
     cold = server.last_cold_start_seconds
@@ -162,6 +212,10 @@ def run(args: argparse.Namespace) -> None:
 
     one, two = throughput(1), throughput(2)
     print(f"throughput: 1 instance {one:.0f} tactics/s, 2 instances {two:.0f} tactics/s -> {two / one:.2f}x")
+    if args.fidelity:
+        fidelity()
+    if args.baseline:
+        baseline(args.baseline, args.budget)
     print(f"total benchmark time {time.perf_counter() - t0:.0f} s")
 
 

@@ -223,9 +223,9 @@ def test_env_observations_info_and_theorem_listing(backend, capsys):
 @needs_hol
 @pytest.mark.expensive
 def test_shipped_database_matches_a_fresh_extraction(backend):
-    """The cache is built from the prover's THEOREMS reply, ordered by load order from the sources."""
-    from aitp_gym.envs.holist.database import TheoremDatabase, source_order
+    """The cache is built from the prover's THEOREMS reply, ordered by the binding stamps recorded in HOL Light."""
+    from aitp_gym.envs.holist.database import TheoremDatabase
 
-    fresh = TheoremDatabase.from_raw(backend.database.version, backend._request("THEOREMS", 300.0), source_order())
+    fresh = TheoremDatabase.from_raw(backend.database.version, backend._request("THEOREMS", 300.0))
     assert fresh.entries == backend.database.entries
     assert [e["index"] for e in fresh.entries] == list(range(len(fresh.entries)))

@@ -174,6 +174,34 @@ let aitp_theorem_table : (string, thm) Hashtbl.t =
 let aitp_thm name =
   try Hashtbl.find aitp_theorem_table name with Not_found -> failwith ("unknown theorem " ^ name);;
 
+(* The true load order. Every toplevel binding gets a fresh OCaml identifier, and identifier stamps
+   are handed out by one increasing counter, so the stamp of the identifier that a name is bound to
+   now says when that binding was made. Read once, when this file is loaded (after hol.ml), from the
+   toplevel environment: for a name bound several times it is the last binding, the one whose value
+   database.ml put in !theorems. *)
+let aitp_binding_stamps : (string, int) Hashtbl.t =
+  let t = Hashtbl.create 8192 in
+  let stamp_of id =
+    let u = Ident.unique_name id and n = Ident.name id in
+    let k = String.length n in
+    if String.length u > k + 1 && String.sub u 0 k = n && u.[k] = '_'
+    then (try Some (int_of_string (String.sub u (k + 1) (String.length u - k - 1))) with Failure _ -> None)
+    else None in
+  let record key path =
+    match path with
+    | Path.Pident id ->
+        (match stamp_of id with Some s when not (Hashtbl.mem t key) -> Hashtbl.add t key s | _ -> ())
+    | _ -> () in
+  Env.fold_values (fun name path _ () -> record name path) None !Toploop.toplevel_env ();
+  (* a theorem inside a toplevel module (Hashek.hashek_thm) takes the module's binding stamp *)
+  (try Env.fold_modules (fun name path _ () -> record ("module " ^ name) path) None !Toploop.toplevel_env ()
+   with Not_found -> ());
+  t;;
+
+let aitp_stamp name =
+  let key = match String.index_opt name '.' with Some i -> "module " ^ String.sub name 0 i | None -> name in
+  try Hashtbl.find aitp_binding_stamps key with Not_found -> -1;;
+
 (* Term arguments are HOL quotations, parsed in the context of the goal's free variables so that
    `n` means the goal's n:num. *)
 let aitp_parse_term_in ((asl, w) : goal) s =
@@ -217,11 +245,56 @@ let aitp_raw_pop n : tactic = fun (asl, w) ->
   else let l, r = chop_list n asl in ALL_TAC (l @ tl r, w);;
 let aitp_raw_pop_all : tactic = fun (_, w) -> ALL_TAC ([], w);;
 
+(* Theorem expressions: (thm "NAME") or (rule FN ARG ...), FN from a fixed whitelist (grammar.py's
+   THEOREM_FUNCTIONS), ARG a theorem expression, (term "...") or (tyname "..."). Terms are parsed in
+   the goal's context, like tactic terms. Evaluated inside the tactic's timer. *)
+let aitp_max_depth = 16;;
+
+let rec aitp_thm_expr (g : goal) depth sx : thm =
+  if depth > aitp_max_depth then failwith "theorem expression nested too deeply" else
+  let th a = aitp_thm_expr g (depth + 1) a in
+  let term a = match a with List [Atom "term"; Atom s] -> aitp_parse_term_in g s | _ -> failwith "expected a term" in
+  let tyname a = match a with List [Atom "tyname"; Atom s] -> s | _ -> failwith "expected a type name" in
+  match sx with
+  | Atom n -> aitp_thm n
+  | List [Atom "thm"; Atom n] -> aitp_thm n
+  | List (Atom "rule" :: Atom f :: args) ->
+      (match f, args with
+       | "GSYM", [a] -> GSYM (th a)
+       | "SYM", [a] -> SYM (th a)
+       | "CONJUNCT1", [a] -> CONJUNCT1 (th a)
+       | "CONJUNCT2", [a] -> CONJUNCT2 (th a)
+       | "SPEC_ALL", [a] -> SPEC_ALL (th a)
+       | "DENUMERAL", [a] -> DENUMERAL (th a)
+       | "EQT_INTRO", [a] -> EQT_INTRO (th a)
+       | "EQF_INTRO", [a] -> EQF_INTRO (th a)
+       | "EQT_ELIM", [a] -> EQT_ELIM (th a)
+       | "EQF_ELIM", [a] -> EQF_ELIM (th a)
+       | "GEN_ALL", [a] -> GEN_ALL (th a)
+       | "MATCH_MP", [a; b] -> MATCH_MP (th a) (th b)
+       | "CONJ", [a; b] -> CONJ (th a) (th b)
+       | "TRANS", [a; b] -> TRANS (th a) (th b)
+       | "SPEC", [t; a] -> SPEC (term t) (th a)
+       | "ISPEC", [t; a] -> ISPEC (term t) (th a)
+       | "REFL", [t] -> REFL (term t)
+       | "ARITH_RULE", [t] -> ARITH_RULE (term t)
+       | "REAL_ARITH", [t] -> REAL_ARITH (term t)
+       | "INT_ARITH", [t] -> INT_ARITH (term t)
+       | "TAUT", [t] -> TAUT (term t)
+       | "ITAUT", [t] -> ITAUT (term t)
+       | "NUMBER_RULE", [t] -> NUMBER_RULE (term t)
+       | "INTEGER_RULE", [t] -> INTEGER_RULE (term t)
+       | "distinctness", [n] -> distinctness (tyname n)
+       | "injectivity", [n] -> injectivity (tyname n)
+       | "cases", [n] -> cases (tyname n)
+       | _ -> failwith ("unknown theorem function " ^ f))
+  | _ -> failwith "expected a theorem";;
+
 let aitp_tactic (g : goal) sx : tactic =
   let term a = match a with List [Atom "term"; Atom s] -> aitp_parse_term_in g s | _ -> failwith "expected a term" in
-  let thm a = match a with List [Atom "thm"; Atom n] -> aitp_thm n | _ -> failwith "expected a theorem" in
+  let thm a = aitp_thm_expr g 0 a in
   let thms a = match a with
-    | List (Atom "thms" :: ns) -> map (fun n -> match n with Atom s -> aitp_thm s | _ -> failwith "bad theorem") ns
+    | List (Atom "thms" :: ns) -> map (aitp_thm_expr g 0) ns
     | _ -> failwith "expected a theorem list" in
   match sx with
   | List [Atom "ARITH_TAC"] -> ARITH_TAC
@@ -269,6 +342,38 @@ let aitp_tactic (g : goal) sx : tactic =
   | List [Atom "MESON_TAC"; l] -> MESON_TAC (thms l)
   | List [Atom "ASM_METIS_TAC"; l] -> ASM_METIS_TAC (thms l)
   | List [Atom "CONV_TAC"; List [Atom "conv"; c]] -> CONV_TAC (aitp_conv_of_sexp c)
+  | List [Atom "INDUCT_TAC"] -> INDUCT_TAC
+  | List [Atom "LIST_INDUCT_TAC"] -> LIST_INDUCT_TAC
+  | List [Atom "COND_CASES_TAC"] -> COND_CASES_TAC
+  | List [Atom "AP_TERM_TAC"] -> AP_TERM_TAC
+  | List [Atom "AP_THM_TAC"] -> AP_THM_TAC
+  | List [Atom "BETA_TAC"] -> BETA_TAC
+  | List [Atom "BINOP_TAC"] -> BINOP_TAC
+  | List [Atom "ASM_ARITH_TAC"] -> ASM_ARITH_TAC
+  | List [Atom "INT_ARITH_TAC"] -> INT_ARITH_TAC
+  | List [Atom "ASM_INT_ARITH_TAC"] -> ASM_INT_ARITH_TAC
+  | List [Atom "ASM_REAL_ARITH_TAC"] -> ASM_REAL_ARITH_TAC
+  | List [Atom "INTEGER_TAC"] -> INTEGER_TAC
+  | List [Atom "NUMBER_TAC"] -> NUMBER_TAC
+  | List [Atom "DIMINDEX_TAC"] -> DIMINDEX_TAC
+  | List [Atom "LET_TAC"] -> LET_TAC
+  | List [Atom "NUM_REDUCE_TAC"] -> NUM_REDUCE_TAC
+  | List [Atom "SET_TAC"; l] -> SET_TAC (thms l)
+  | List [Atom "METIS_TAC"; l] -> METIS_TAC (thms l)
+  | List [Atom "ONCE_ASM_REWRITE_TAC"; l] -> ONCE_ASM_REWRITE_TAC (thms l)
+  | List [Atom "PURE_ASM_REWRITE_TAC"; l] -> PURE_ASM_REWRITE_TAC (thms l)
+  | List [Atom "ONCE_ASM_SIMP_TAC"; l] -> ONCE_ASM_SIMP_TAC (thms l)
+  | List [Atom "IMP_REWRITE_TAC"; l] -> IMP_REWRITE_TAC (thms l)
+  | List [Atom "ASM_CASES_TAC"; t] -> ASM_CASES_TAC (term t)
+  | List [Atom "BOOL_CASES_TAC"; t] -> BOOL_CASES_TAC (term t)
+  | List [Atom "ABBREV_TAC"; t] -> ABBREV_TAC (term t)
+  | List [Atom "WF_INDUCT_TAC"; t] -> WF_INDUCT_TAC (term t)
+  | List [Atom "ASSUME_TAC"; a] -> ASSUME_TAC (thm a)
+  | List [Atom "STRIP_ASSUME_TAC"; a] -> STRIP_ASSUME_TAC (thm a)
+  | List [Atom "STRUCT_CASES_TAC"; a] -> STRUCT_CASES_TAC (thm a)
+  | List [Atom "SUBST_ALL_TAC"; a] -> SUBST_ALL_TAC (thm a)
+  | List [Atom "CHOOSE_TAC"; a] -> CHOOSE_TAC (thm a)
+  | List [Atom "EXPAND_TAC"; List [Atom "label"; Atom v]] -> EXPAND_TAC v
   | List [Atom "GEN_REWRITE_TAC"; List [Atom "conversional"; c]; l] ->
       GEN_REWRITE_TAC (aitp_conversional_of_sexp c) (thms l)
   | _ -> failwith "unknown tactic form";;
@@ -331,6 +436,7 @@ let aitp_theorems_json () =
   "[" ^ String.concat "," (map (fun (n, th) ->
       "{\"name\":" ^ aitp_json_string n ^ ",\"text\":" ^ aitp_json_string (string_of_term (concl th))
       ^ ",\"hyps\":" ^ string_of_int (length (hyp th))
+      ^ ",\"stamp\":" ^ string_of_int (aitp_stamp n)
       ^ ",\"sexp\":" ^ aitp_json_string (aitp_sexp_of_goal ([], concl th)) ^ "}") !theorems) ^ "]";;
 
 let aitp_parse_json s =

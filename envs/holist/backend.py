@@ -64,9 +64,11 @@ class HOListBackend:
 
     env_id = ENV_ID
 
-    def __init__(self, tactic_timeout: float | None = DEFAULT_TACTIC_TIMEOUT, premises_per_tactic: int = 4) -> None:
+    def __init__(self, tactic_timeout: float | None = DEFAULT_TACTIC_TIMEOUT, premises_per_tactic: int = 4,
+                 gsym_variants: bool = True) -> None:
         self.tactic_timeout = validate_timeout(tactic_timeout)  # the effective default, in seconds
         self.premises_per_tactic = premises_per_tactic
+        self.gsym_variants = gsym_variants  # the baseline also rewrites right to left with its top equation
         self._db: TheoremDatabase | None = None
         self._worker: Worker | None = None
         self._lock = threading.Lock()
@@ -258,9 +260,20 @@ class HOListBackend:
         if top:
             out += [f"REWRITE_TAC [{premises}]", f"SIMP_TAC [{premises}]", f"ASM_MESON_TAC [{premises}]",
                     f"ONCE_REWRITE_TAC [{top[0]}]", f"MATCH_MP_TAC {top[0]}"]
+            if self.gsym_variants:
+                equation = next((n for n in top if _is_equation(self.database.by_name[n]["text"])), None)
+                if equation is not None:
+                    out += [f"REWRITE_TAC [GSYM {equation}]", f"ONCE_REWRITE_TAC [GSYM {equation}]"]
         else:
             out.append("ASM_MESON_TAC []")
         return out
+
+
+def _is_equation(statement: str) -> bool:
+    """Whether a statement (printed) is, under its universal quantifiers, an equation or a conjunction
+    of them: the theorems that GSYM turns around."""
+    body = re.sub(r"^(?:!\S+(?:\s+\S+)*?\.\s*)+", "", statement.strip())
+    return " = " in body or " <=> " in body
 
 
 _TOKENS = re.compile(r"[A-Za-z_][A-Za-z0-9_']*|\d+|[^\sA-Za-z0-9_()]+")

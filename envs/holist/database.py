@@ -1,12 +1,18 @@
 """The HOL Light theorem database, its load order, its cache and its splits.
 
 HOL Light's ``!theorems`` is sorted by name, not by load order. As in HOList, a theorem may only
-use premises proved before it, so the order is recovered from the sources: the files in the order
-``hol.ml`` loads them, and within a file the order of ``let``/``and`` bindings. Named theorems
-that no binding names (a handful made by derived rules) go last, by name.
+use premises proved before it, so the database is put in the exact order in which the core bound
+the theorems, recorded inside HOL Light rather than guessed from the sources: every toplevel
+binding creates a fresh OCaml identifier, identifiers are stamped by one increasing counter, and
+``aitp_server.ml`` reads, right after ``hol.ml`` has loaded, the stamp of the identifier that each
+name is bound to (``Env.fold_values`` over ``Toploop.toplevel_env``). This covers every form of
+binding (``prove``, definitions, tuples, ``and``, derived rules) and, for a name bound more than
+once, gives the last binding: the one whose theorem ``database.ml`` put in ``!theorems``. Names
+without a stamp (none in the core) would go last, by name.
 
 The database is extracted from the loaded prover once and cached as gzipped JSON keyed by the
-Debian package version of HOL Light, so listing theorems needs no prover.
+Debian package version of HOL Light and ``DATABASE_FORMAT`` (bumped when the order or the entries
+change, so older caches are not reused), so listing theorems needs no prover.
 
 Splits are deterministic: a theorem goes to ``test`` when the first byte of SHA-1 of its name is
 0 mod 10 (about 10 %), to ``valid`` when it is 1 mod 10 (about 10 %), and otherwise to ``train``.
@@ -29,8 +35,9 @@ from aitp_gym.envs.holist.prover import HOL_DIR
 from aitp_gym.trace import atomic_write_text
 
 SHIPPED_DIR = Path(__file__).with_name("data")
-_LOADS = re.compile(r'^\s*loads?t?\s+"([^"]+)"\s*;;', re.M)
-_BINDING = re.compile(r"\b(?:let|and)\s+((?:[A-Za-z_][\w']*\s*,\s*)*[A-Za-z_][\w']*)\s*=")
+# Part of the cache key: "order2" is the load order recorded inside HOL Light (binding stamps); caches
+# without it used an order guessed from the sources.
+DATABASE_FORMAT = "order2"
 
 
 def hol_light_version() -> str:
@@ -53,20 +60,6 @@ def cache_dir() -> Path:
 
 def _safe(version: str) -> str:
     return re.sub(r"[^A-Za-z0-9.+_-]", "_", version)
-
-
-def source_order(hol_dir: Path = HOL_DIR) -> dict[str, int]:
-    """Binding names in load order: name → position of its first binding."""
-    order: dict[str, int] = {}
-    hol_ml = hol_dir / "hol.ml"
-    for filename in _LOADS.findall(hol_ml.read_text(errors="replace")):
-        path = hol_dir / filename
-        if not path.exists():
-            continue
-        for group in _BINDING.findall(path.read_text(errors="replace")):
-            for name in (n.strip() for n in group.split(",")):
-                order.setdefault(name, len(order))
-    return order
 
 
 def split_of(name: str) -> str:
@@ -95,31 +88,39 @@ class TheoremDatabase:
         return json.dumps({"version": self.version, "theorems": self.entries})
 
     @classmethod
-    def from_raw(cls, version: str, raw: list[dict], order: dict[str, int]) -> TheoremDatabase:
-        """Order the prover's theorem list by load order and assign splits."""
+    def from_raw(cls, version: str, raw: list[dict]) -> TheoremDatabase:
+        """Order the prover's theorem list (THEOREMS reply) by load order and assign splits. Each item
+        carries ``stamp``, the binding stamp of its name (see the module docstring)."""
         seen: set[str] = set()
         unique = []
         for t in raw:
             if t["name"] not in seen and t["hyps"] == 0:
                 seen.add(t["name"])
                 unique.append(t)
-        unique.sort(key=lambda t: (order.get(t["name"], len(order)), t["name"]))
+        if any(t.get("stamp") is None for t in unique):
+            raise ValueError("the prover's theorem list has no binding stamps: an old aitp_server.ml?")
+        last = 1 + max((t["stamp"] for t in unique), default=0)
+        unique.sort(key=lambda t: (t["stamp"] if t["stamp"] >= 0 else last, t["name"]))
         entries = [{"name": t["name"], "text": t["text"], "sexp": t["sexp"], "index": i, "split": split_of(t["name"])}
                    for i, t in enumerate(unique)]
         return cls(version, entries)
+
+
+def database_file_name(version: str) -> str:
+    return f"theorems-{DATABASE_FORMAT}-{_safe(version)}.json.gz"
 
 
 def load_database(fetch_raw=None, version: str | None = None) -> TheoremDatabase:
     """The cached database for this HOL Light; ``fetch_raw()`` (the prover's THEOREMS reply) builds it
     on first use."""
     version = version or hol_light_version()
-    name = f"theorems-{_safe(version)}.json.gz"
+    name = database_file_name(version)
     for path in (cache_dir() / name, SHIPPED_DIR / name):
         if path.exists():
             data = json.loads(gzip.decompress(path.read_bytes()))
             return TheoremDatabase(data["version"], data["theorems"])
     if fetch_raw is None:
         raise FileNotFoundError(name)
-    db = TheoremDatabase.from_raw(version, fetch_raw(), source_order())
+    db = TheoremDatabase.from_raw(version, fetch_raw())
     atomic_write_text(cache_dir() / name, db.to_json())
     return db

@@ -2,7 +2,7 @@
 
 HOL Light tactics are OCaml code, so an action string never reaches the toplevel as text. It is
 tokenised and parsed here against the HOList tactic set (the 41 tactics of deepmath's
-``hollight_tactics.textpb`` plus a few common HOL Light ones, marked below), and becomes a
+``hollight_tactics.textpb`` plus common atomic HOL Light ones, marked below), and becomes a
 ``TacticCall`` whose s-expression the project's OCaml server interprets with fixed code.
 
 Syntax, as in HOL Light::
@@ -14,8 +14,17 @@ Syntax, as in HOL Light::
     RAW_POP_TAC 0
 
 Theorem arguments are database names (the backend checks that they come before the theorem
-being proved). Term arguments are HOL quotations in backquotes, parsed by HOL Light's term
-parser. Everything else is a ``TacticSyntaxError``.
+being proved) or theorem expressions built from them with a whitelist of HOL Light functions
+(``THEOREM_FUNCTIONS``)::
+
+    REWRITE_TAC [GSYM NOT_LT]     MESON_TAC [CONJUNCT1 LT]    MP_TAC (SPEC `n:num` LT_REFL)
+    REWRITE_TAC [distinctness "list"]    SIMP_TAC [ARITH_RULE `x + 0 = x`]   MP_TAC (GSYM (CONJUNCT1 LT))
+
+A function's theorem arguments are names or parenthesised expressions, as in OCaml; nesting is at
+most ``MAX_THEOREM_DEPTH`` deep, and every name inside must come before the theorem being proved.
+Rules that prove terms (``ARITH_RULE`` ...) run under the tactic timeout. Term arguments are HOL
+quotations in backquotes, parsed by HOL Light's term parser in the context of the goal's free
+variables. Everything else is a ``TacticSyntaxError``.
 """
 
 from __future__ import annotations
@@ -47,8 +56,35 @@ TACTICS: dict[str, tuple[str, ...]] = {
     "TRANS_TAC": (THM, TERM),
     # common HOL Light tactics beyond the HOList set, used by the baseline policy
     "GEN_TAC": (), "STRIP_TAC": (), "ASM_REWRITE_TAC": (THMS,), "ASM_SIMP_TAC": (THMS,), "MESON_TAC": (THMS,),
+    # atomic tactics that HOL Light's own core proofs use often (issue 13), each taking only theorems,
+    # terms, a variable name or nothing
+    "INDUCT_TAC": (), "LIST_INDUCT_TAC": (), "COND_CASES_TAC": (), "AP_TERM_TAC": (), "AP_THM_TAC": (),
+    "BETA_TAC": (), "BINOP_TAC": (), "ASM_ARITH_TAC": (), "INT_ARITH_TAC": (), "ASM_INT_ARITH_TAC": (),
+    "ASM_REAL_ARITH_TAC": (), "INTEGER_TAC": (), "NUMBER_TAC": (), "DIMINDEX_TAC": (), "LET_TAC": (),
+    "NUM_REDUCE_TAC": (),
+    "SET_TAC": (THMS,), "METIS_TAC": (THMS,), "ONCE_ASM_REWRITE_TAC": (THMS,),
+    "PURE_ASM_REWRITE_TAC": (THMS,), "ONCE_ASM_SIMP_TAC": (THMS,), "IMP_REWRITE_TAC": (THMS,),
+    "ASM_CASES_TAC": (TERM,), "BOOL_CASES_TAC": (TERM,), "ABBREV_TAC": (TERM,), "WF_INDUCT_TAC": (TERM,),
+    "ASSUME_TAC": (THM,), "STRIP_ASSUME_TAC": (THM,), "STRUCT_CASES_TAC": (THM,), "SUBST_ALL_TAC": (THM,),
+    "CHOOSE_TAC": (THM,), "EXPAND_TAC": (LABEL,),
 }
 HOLIST_TACTICS = tuple(list(TACTICS)[:41])
+
+# Theorem-producing functions allowed inside theorem arguments (issue 13), with their parameters:
+# THM a theorem expression, TERM a quotation, TYNAME a type name in double quotes. Interpreted by a
+# fixed match in aitp_server.ml, like the tactics.
+TYNAME = "tyname"
+THEOREM_FUNCTIONS: dict[str, tuple[str, ...]] = {
+    "GSYM": (THM,), "SYM": (THM,), "CONJUNCT1": (THM,), "CONJUNCT2": (THM,), "SPEC_ALL": (THM,),
+    "DENUMERAL": (THM,), "EQT_INTRO": (THM,), "EQF_INTRO": (THM,), "EQT_ELIM": (THM,), "EQF_ELIM": (THM,),
+    "GEN_ALL": (THM,),
+    "MATCH_MP": (THM, THM), "CONJ": (THM, THM), "TRANS": (THM, THM),
+    "SPEC": (TERM, THM), "ISPEC": (TERM, THM), "REFL": (TERM,),
+    "ARITH_RULE": (TERM,), "REAL_ARITH": (TERM,), "INT_ARITH": (TERM,), "TAUT": (TERM,), "ITAUT": (TERM,),
+    "NUMBER_RULE": (TERM,), "INTEGER_RULE": (TERM,),
+    "distinctness": (TYNAME,), "injectivity": (TYNAME,), "cases": (TYNAME,),
+}
+MAX_THEOREM_DEPTH = 8  # nesting of theorem functions, e.g. GSYM (CONJUNCT1 LT) has depth 2
 
 CONVERSIONS = frozenset({"BETA_CONV", "NUM_REDUCE_CONV", "REAL_RAT_REDUCE_CONV", "INT_REDUCE_CONV", "SYM_CONV",
                          "ETA_CONV", "NNF_CONV", "CNF_CONV", "DNF_CONV", "NUM_SIMPLIFY_CONV", "ALL_CONV"})
@@ -76,26 +112,77 @@ def _sq(s: str) -> str:
 
 
 @dataclass(frozen=True)
-class TacticCall:
-    name: str
-    args: tuple  # per parameter: str (thm, term, label), int, tuple[str, ...] (thms), or a nested conv tuple
+class ThmExpr:
+    """A theorem made by a whitelisted function (``THEOREM_FUNCTIONS``), e.g. ``GSYM (CONJUNCT1 LT)``.
+    ``args`` follow the function's parameters: a theorem (a name or a ``ThmExpr``), a term's text, or
+    a type name."""
+
+    fn: str
+    args: tuple
 
     def theorem_names(self) -> list[str]:
         out: list[str] = []
+        for kind, arg in zip(THEOREM_FUNCTIONS[self.fn], self.args, strict=True):
+            if kind == THM:
+                out.extend(_thm_names(arg))
+        return out
+
+    def to_sexp(self) -> str:
+        parts = ["rule", self.fn]
+        for kind, arg in zip(THEOREM_FUNCTIONS[self.fn], self.args, strict=True):
+            if kind == THM:
+                parts.append(_thm_sexp(arg))
+            elif kind == TERM:
+                parts.append(f"(term {_sq(arg)})")
+            else:
+                parts.append(f"(tyname {_sq(arg)})")
+        return "(" + " ".join(parts) + ")"
+
+    def __str__(self) -> str:
+        out = [self.fn]
+        for kind, arg in zip(THEOREM_FUNCTIONS[self.fn], self.args, strict=True):
+            if kind == THM:
+                out.append(f"({arg})" if isinstance(arg, ThmExpr) else arg)
+            elif kind == TERM:
+                out.append(f"`{arg}`")
+            else:
+                out.append(f'"{arg}"')
+        return " ".join(out)
+
+
+def _thm_names(arg: str | ThmExpr) -> list[str]:
+    return arg.theorem_names() if isinstance(arg, ThmExpr) else [arg]
+
+
+def _thm_sexp(arg: str | ThmExpr) -> str:
+    return arg.to_sexp() if isinstance(arg, ThmExpr) else f"(thm {_sq(arg)})"
+
+
+@dataclass(frozen=True)
+class TacticCall:
+    name: str
+    args: tuple  # per parameter: str (thm name, term, label), ThmExpr (thm), int,
+    #              tuple[str | ThmExpr, ...] (thms), or a nested conv tuple
+
+    def theorem_names(self) -> list[str]:
+        """Every database theorem named in the arguments, including inside theorem expressions."""
+        out: list[str] = []
         for kind, arg in zip(TACTICS[self.name], self.args, strict=True):
             if kind == THM:
-                out.append(arg)
+                out.extend(_thm_names(arg))
             elif kind == THMS:
-                out.extend(arg)
+                for a in arg:
+                    out.extend(_thm_names(a))
         return out
 
     def to_sexp(self) -> str:
         parts = [self.name]
         for kind, arg in zip(TACTICS[self.name], self.args, strict=True):
             if kind == THM:
-                parts.append(f"(thm {_sq(arg)})")
+                parts.append(_thm_sexp(arg))
             elif kind == THMS:
-                parts.append("(thms" + "".join(" " + _sq(n) for n in arg) + ")")
+                parts.append("(thms" + "".join(" " + (a.to_sexp() if isinstance(a, ThmExpr) else _sq(a))
+                                               for a in arg) + ")")
             elif kind == TERM:
                 parts.append(f"(term {_sq(arg)})")
             elif kind == INT:
@@ -112,7 +199,9 @@ class TacticCall:
         out = [self.name]
         for kind, arg in zip(TACTICS[self.name], self.args, strict=True):
             if kind == THMS:
-                out.append("[" + "; ".join(arg) + "]")
+                out.append("[" + "; ".join(str(a) for a in arg) + "]")
+            elif kind == THM and isinstance(arg, ThmExpr):
+                out.append(f"({arg})")
             elif kind == TERM:
                 out.append(f"`{arg}`")
             elif kind == LABEL:
@@ -186,17 +275,51 @@ class _Parser:
             return value
         return inner()
 
-    def theorem(self) -> str:
-        return self.parenthesised(lambda: self.take("name", "a theorem name"))
+    def theorem(self, depth: int = 0) -> str | ThmExpr:
+        """A theorem argument: a name, or a theorem expression in parentheses."""
+        if self.at("("):
+            self.i += 1
+            value = self.theorem_expression(depth)
+            self.take("punct", "')'", ")")
+            return value
+        name = self.take("name", "a theorem name")
+        if name in THEOREM_FUNCTIONS:
+            raise TacticSyntaxError(f"{name} applied to arguments must be in parentheses here, e.g. ({name} ...)")
+        return name
 
-    def theorems(self) -> tuple[str, ...]:
+    def theorem_expression(self, depth: int = 0) -> str | ThmExpr:
+        """A name, or a whitelisted function applied to its arguments (e.g. GSYM NOT_LT)."""
+        if self.at("("):
+            self.i += 1
+            value = self.theorem_expression(depth)
+            self.take("punct", "')'", ")")
+            return value
+        name = self.take("name", "a theorem name or a theorem function such as GSYM")
+        kinds = THEOREM_FUNCTIONS.get(name)
+        if kinds is None:
+            return name
+        if depth + 1 > MAX_THEOREM_DEPTH:
+            raise TacticSyntaxError(f"theorem expressions nest at most {MAX_THEOREM_DEPTH} deep")
+        args: list[object] = []
+        for kind in kinds:
+            if kind == THM:
+                args.append(self.theorem(depth + 1))
+            elif kind == TERM:
+                args.append(self.term())
+            else:
+                args.append(self.take("label", f'a type name in double quotes after {name}, e.g. "list"')[1:-1])
+        return ThmExpr(name, tuple(args))
+
+    def theorems(self) -> tuple[str | ThmExpr, ...]:
         self.take("punct", "'[' to open a theorem list", "[")
-        names: list[str] = []
+        names: list[str | ThmExpr] = []
         if not self.at("]"):
-            names.append(self.take("name", "a theorem name"))
+            names.append(self.theorem_expression())
             while self.at(";"):
                 self.i += 1
-                names.append(self.take("name", "a theorem name"))
+                if len(names) >= MAX_THEOREMS:
+                    raise TacticSyntaxError(f"at most {MAX_THEOREMS} theorems in a list")
+                names.append(self.theorem_expression())
         self.take("punct", "']' or ';'", "]")
         if len(names) > MAX_THEOREMS:
             raise TacticSyntaxError(f"at most {MAX_THEOREMS} theorems in a list")
