@@ -246,14 +246,19 @@ let aitp_raw_pop n : tactic = fun (asl, w) ->
 let aitp_raw_pop_all : tactic = fun (_, w) -> ALL_TAC ([], w);;
 
 (* Theorem expressions: (thm "NAME") or (rule FN ARG ...), FN from a fixed whitelist (grammar.py's
-   THEOREM_FUNCTIONS), ARG a theorem expression, (term "...") or (tyname "..."). Terms are parsed in
-   the goal's context, like tactic terms. Evaluated inside the tactic's timer. *)
+   THEOREM_FUNCTIONS), ARG a theorem expression, (term "...") or (tyname "..."). The term of SPEC,
+   ISPEC and REFL is parsed in the goal's context, like tactic terms; the statement given to a rule
+   that proves it (ARITH_RULE, TAUT ...) is parsed on its own, as in HOL Light's sources, so that its
+   variables do not take the goal's types. Evaluated inside the tactic's timer. *)
 let aitp_max_depth = 16;;
 
 let rec aitp_thm_expr (g : goal) depth sx : thm =
   if depth > aitp_max_depth then failwith "theorem expression nested too deeply" else
   let th a = aitp_thm_expr g (depth + 1) a in
   let term a = match a with List [Atom "term"; Atom s] -> aitp_parse_term_in g s | _ -> failwith "expected a term" in
+  let stmt a = match a with
+    | List [Atom "term"; Atom s] -> aitp_parse_term_in ([], mk_const ("T", [])) s
+    | _ -> failwith "expected a term" in
   let tyname a = match a with List [Atom "tyname"; Atom s] -> s | _ -> failwith "expected a type name" in
   match sx with
   | Atom n -> aitp_thm n
@@ -277,13 +282,13 @@ let rec aitp_thm_expr (g : goal) depth sx : thm =
        | "SPEC", [t; a] -> SPEC (term t) (th a)
        | "ISPEC", [t; a] -> ISPEC (term t) (th a)
        | "REFL", [t] -> REFL (term t)
-       | "ARITH_RULE", [t] -> ARITH_RULE (term t)
-       | "REAL_ARITH", [t] -> REAL_ARITH (term t)
-       | "INT_ARITH", [t] -> INT_ARITH (term t)
-       | "TAUT", [t] -> TAUT (term t)
-       | "ITAUT", [t] -> ITAUT (term t)
-       | "NUMBER_RULE", [t] -> NUMBER_RULE (term t)
-       | "INTEGER_RULE", [t] -> INTEGER_RULE (term t)
+       | "ARITH_RULE", [t] -> ARITH_RULE (stmt t)
+       | "REAL_ARITH", [t] -> REAL_ARITH (stmt t)
+       | "INT_ARITH", [t] -> INT_ARITH (stmt t)
+       | "TAUT", [t] -> TAUT (stmt t)
+       | "ITAUT", [t] -> ITAUT (stmt t)
+       | "NUMBER_RULE", [t] -> NUMBER_RULE (stmt t)
+       | "INTEGER_RULE", [t] -> INTEGER_RULE (stmt t)
        | "distinctness", [n] -> distinctness (tyname n)
        | "injectivity", [n] -> injectivity (tyname n)
        | "cases", [n] -> cases (tyname n)

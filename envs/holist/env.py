@@ -29,11 +29,16 @@ class HOListEnv(ProofEnv):
     the warm server on first use.
 
     ## Action Space
-    A tactic string (``UnicodeText``) in HOL Light syntax from the HOList tactic set, e.g.
+    A tactic string (``UnicodeText``) in HOL Light syntax: one atomic tactic from the HOList tactic set
+    or the common core tactics added to it (``INDUCT_TAC``, ``SET_TAC []``, ``ASM_CASES_TAC `t```...), e.g.
     ``ARITH_TAC``, ``CONJ_TAC``, ``MP_TAC ADD_SYM``, ``REWRITE_TAC [ADD_SYM; MULT_SYM]``,
-    ``EXISTS_TAC `n + 1```. It is parsed against the grammar in ``aitp_gym.envs.holist.grammar`` and never
-    passed to the OCaml toplevel as text; anything else is an error outcome, without touching the
-    prover. Theorem arguments must come before the theorem being proved.
+    ``EXISTS_TAC `n + 1```. Theorem arguments may be theorem expressions built with a whitelist of HOL
+    Light functions: ``REWRITE_TAC [GSYM NOT_LT]``, ``MP_TAC (SPEC `n:num` LT_REFL)``,
+    ``REWRITE_TAC [distinctness "list"]``, ``SIMP_TAC [ARITH_RULE `...`]``. It is parsed against the grammar
+    in ``aitp_gym.envs.holist.grammar`` and never passed to the OCaml toplevel as text; anything else is
+    an error outcome, without touching the prover. Every theorem named in an argument must come before
+    the theorem being proved, in the exact order in which HOL Light bound them (recorded inside HOL
+    Light when it loads).
 
     ## Observation Space
     The focused goal as text (``UnicodeText``): hypotheses one per line, then ``⊢ conclusion``.
@@ -77,8 +82,9 @@ class HOListEnv(ProofEnv):
     (1.0, True)
 
     ## Version History
-    * v0: initial release; since then (same dynamics): one prover server per machine, picklable envs,
-      result goals bounded by the tactic timeout.
+    * v0: initial release; since then: one prover server per machine, picklable envs, result goals
+      bounded by the tactic timeout; the exact load order (premises allowed for a theorem changed),
+      theorem expressions and more atomic tactics in the grammar.
     """
 
     def __init__(self, split: str = "train", step_penalty: float = 0.0,

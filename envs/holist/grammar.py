@@ -24,7 +24,8 @@ A function's theorem arguments are names or parenthesised expressions, as in OCa
 most ``MAX_THEOREM_DEPTH`` deep, and every name inside must come before the theorem being proved.
 Rules that prove terms (``ARITH_RULE`` ...) run under the tactic timeout. Term arguments are HOL
 quotations in backquotes, parsed by HOL Light's term parser in the context of the goal's free
-variables. Everything else is a ``TacticSyntaxError``.
+variables, except the statement given to a rule that proves it (``ARITH_RULE `...```), which is
+parsed on its own, as in HOL Light's sources. Everything else is a ``TacticSyntaxError``.
 """
 
 from __future__ import annotations
