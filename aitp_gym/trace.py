@@ -8,14 +8,29 @@ A record has four parts:
 * ``result``: proved or not, the replay-checked proof, and search statistics.
 
 In memory (``TraceRecord``) nodes and edges are lists of plain dicts, whatever the file's version. On disk,
-schema version 2 stores them column by column (``_encode_table``): node and edge ids that equal their row are
-implied, child ids are delta-coded, time stamps are kept to the microsecond, and a node's text is left out
-when the environment can rebuild it exactly from the node's key and the header (a *text rebuilder*, see
-``register_text_rebuilder``; SR-v0 rebuilds ``f(x) = ...``, ``y: ...``, ``ŷ: ...`` from the expression and the
-header's exact ``theorem_data`` x and y). A text is left out only if the rebuilder gives it back character for
-character when the record is written; other backends (HOList-v0) keep every text. Reading rebuilds the texts,
-so ``TraceRecord.node_texts()`` and ``nodes[i]["text"]`` are the goal texts as the environment showed them.
-Version 1 files (one dict per node and edge, every text in full) are still read.
+schema version 3 stores them column by column (``_encode_table``): node and edge ids that equal their row are
+implied, child ids are delta-coded, and two things an environment can recompute are left out:
+
+* a node's **text**, when the environment rebuilds it exactly from the node's key and the header (a *text
+  rebuilder*, see ``register_text_rebuilder``; SR-v0 rebuilds ``f(x) = ...``, ``y: ...``, ``ŷ: ...`` from the
+  expression and the header's exact ``theorem_data`` x and y);
+* a node's **key**, when replaying the edge that first produced the node gives it back (a *key replayer*, see
+  ``register_key_replayer``; SR-v0 applies the edge's tactic to the parent's expression). The first edge (in
+  application order) that lists a node among its children is the node's *source*; its key is left out only if
+  its source edge's parent key is known by then (stored, or replayed by an earlier edge) and the replayer
+  gives the node's key at the node's place among the children. Roots keep their keys.
+
+Either is left out only if the function gives it back character for character when the record is written;
+other backends (HOList-v0) register neither and keep every key and text. Reading replays the keys (each distinct
+parent key and tactic once), then rebuilds the texts, so ``TraceRecord.node_texts()``, ``nodes[i]["key"]`` and
+``nodes[i]["text"]`` are as the environment showed them.
+
+Times are kept as precisely as the time split needs, not to the microsecond: an edge's time stamp ``t``
+(seconds since the search started) to the millisecond, delta-coded (codec ``ms-delta``), and its ``elapsed``
+(seconds the tactic took) to two significant figures, stored as that many microseconds (codec ``us-2sf``:
+``230`` for 0.000234 s, ``4.5`` for 0.0000045 s), which is at most 5% off per edge and far less over a sum.
+Versions 2 (the same columns, times to the microsecond, every key) and 1 (one dict per node and edge, every
+text in full) are still read.
 
 A file name ending in ``.gz`` (``x.json.gz``, ``x.jsonl.gz``) is gzip-compressed, transparently.
 
@@ -44,17 +59,22 @@ from aitp_gym.errors import TraceFormatError
 from aitp_gym.tree import ProofTree
 
 SCHEMA = "aitp-trace"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The version ``write_trace`` writes."""
-READABLE_VERSIONS = (1, 2)
+READABLE_VERSIONS = (1, 2, 3)
 """The versions ``TraceRecord.from_dict`` reads."""
 
 TextRebuilder = Callable[[Sequence[str]], list[str | None]]
 """Node keys → the nodes' full goal texts (``None`` for a key it cannot read), for one record's nodes."""
 
+KeyReplayer = Callable[[str, str], Sequence[str] | None]
+"""(parent key, tactic) → the keys of the subgoals the tactic gives, in order (``None``: it cannot tell)."""
+
 _REBUILDERS: dict[str, Callable[[Mapping[str, Any]], TextRebuilder | None]] = {}
+_REPLAYERS: dict[str, Callable[[Mapping[str, Any]], KeyReplayer | None]] = {}
 _REBUILDER_MODULES = {"SR-v0": "aitp_gym.envs.sr.backend"}
-"""Env ids whose module registers a text rebuilder when imported; imported on first use, never by this module."""
+"""Env ids whose module registers a text rebuilder and a key replayer when imported; imported on first use,
+never by this module."""
 
 
 def register_text_rebuilder(env_id: str, factory: Callable[[Mapping[str, Any]], TextRebuilder | None]) -> None:
@@ -67,15 +87,34 @@ def register_text_rebuilder(env_id: str, factory: Callable[[Mapping[str, Any]], 
     _REBUILDERS[env_id] = factory
 
 
-def text_rebuilder(header: Mapping[str, Any]) -> TextRebuilder | None:
-    """The text rebuilder for a record with this header, or ``None`` (its env id has none)."""
+def register_key_replayer(env_id: str, factory: Callable[[Mapping[str, Any]], KeyReplayer | None]) -> None:
+    """Let records of ``env_id`` leave out the keys of nodes that replaying their source edge gives back.
+
+    ``factory(header)`` returns a function ``(parent key, tactic) → subgoal keys`` (or ``None`` for no
+    replay in that record). It must be deterministic and depend only on its arguments and the header: a key is
+    left out only where it gives the key back exactly when the record is written, and reading calls it again
+    (once per distinct parent key and tactic of a record)."""
+    _REPLAYERS[env_id] = factory
+
+
+def _env_factory(registry: dict[str, Callable[[Mapping[str, Any]], Any]], header: Mapping[str, Any]) -> Any:
     env_id = header.get("env_id") if isinstance(header, Mapping) else None
     if not isinstance(env_id, str):
         return None
-    if env_id not in _REBUILDERS and env_id in _REBUILDER_MODULES:
+    if env_id not in registry and env_id in _REBUILDER_MODULES:
         importlib.import_module(_REBUILDER_MODULES[env_id])  # registers itself
-    factory = _REBUILDERS.get(env_id)
+    factory = registry.get(env_id)
     return factory(header) if factory is not None else None
+
+
+def text_rebuilder(header: Mapping[str, Any]) -> TextRebuilder | None:
+    """The text rebuilder for a record with this header, or ``None`` (its env id has none)."""
+    return _env_factory(_REBUILDERS, header)
+
+
+def key_replayer(header: Mapping[str, Any]) -> KeyReplayer | None:
+    """The key replayer for a record with this header, or ``None`` (its env id has none)."""
+    return _env_factory(_REPLAYERS, header)
 
 
 @dataclass
@@ -92,7 +131,7 @@ class TraceRecord:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """The record as schema version 2 stores it (columns; texts the env can rebuild left out)."""
+        """The record as schema version 3 stores it (columns; texts and keys the env can rebuild left out)."""
         rebuild = None
         if self.nodes and all(isinstance(n.get("key"), str) and isinstance(n.get("text"), str) for n in self.nodes):
             rebuild = text_rebuilder(self.header)
@@ -103,12 +142,18 @@ class TraceRecord:
             except Exception:  # a faulty rebuilder must not lose a trace: store every text
                 rebuild, rebuilt = None, []
             if len(rebuilt) == len(nodes):
-                nodes = [_without_text(n) if text == n["text"] else n for n, text in zip(nodes, rebuilt, strict=True)]
+                nodes = [_without(n, "text") if text == n["text"] else n
+                         for n, text in zip(nodes, rebuilt, strict=True)]
             else:
                 rebuild = None
+        replayed = _replayable_keys(self.header, self.nodes, self.edges)
+        if replayed:
+            nodes = [_without(n, "key") if i in replayed else n for i, n in enumerate(nodes)]
         node_table = _encode_table(nodes)
         if rebuild is not None:
             node_table["text_rebuilder"] = self.header["env_id"]
+        if replayed:
+            node_table["key_replayer"] = self.header["env_id"]
         return {"schema": SCHEMA, "version": SCHEMA_VERSION, "header": self.header, "nodes": node_table,
                 "edges": _encode_table(self.edges), "result": self.result, **self.extra}
 
@@ -126,8 +171,12 @@ class TraceRecord:
             header, nodes, edges, result = d["header"], d["nodes"], d["edges"], d["result"]
         except KeyError as e:
             raise TraceFormatError(f"trace record lacks the field {e.args[0]!r}") from e
-        if version == 2:
-            nodes, edges = _decode_nodes(nodes, header), _decode_table(edges, "edges")
+        if version >= 2:
+            node_table = nodes
+            nodes, edges = _decode_table(node_table, "nodes"), _decode_table(edges, "edges")
+            if version >= 3:
+                _replay_keys(node_table.get("key_replayer"), header, nodes, edges)
+            _rebuild_texts(node_table.get("text_rebuilder"), header, nodes)
         return cls(header, nodes, edges, result, version, {k: v for k, v in d.items() if k not in known})
 
     def node_texts(self) -> dict[int, str]:
@@ -154,19 +203,122 @@ class TraceRecord:
         return cls(header, nodes, edges, result)
 
 
-def _without_text(node: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in node.items() if k != "text"}
+def _without(node: dict[str, Any], name: str) -> dict[str, Any]:
+    return {k: v for k, v in node.items() if k != name}
+
+
+# ---------------------------------------------------------------------------------------------- key replay
+def _source_edges(nodes: list[dict[str, Any]], edges: list[dict[str, Any]]) -> list[tuple[int, int, str, int]] | None:
+    """(node, parent, tactic, place among the children) for each node's source edge (the first edge that lists
+    it as a child), in edge order; ``None`` when the ids do not allow replay (an id that is not its row, a
+    parent or child that is not a node)."""
+    n = len(nodes)
+    if not all(node.get("id") == i and type(node.get("id")) is int for i, node in enumerate(nodes)):
+        return None
+    seen = [False] * n
+    sources = []
+    for e in edges:
+        parent, tactic, children = e.get("parent"), e.get("tactic"), e.get("children")
+        if not children:
+            continue
+        if type(parent) is not int or not 0 <= parent < n or not isinstance(tactic, str) or \
+                not isinstance(children, list):
+            return None
+        for place, c in enumerate(children):
+            if type(c) is not int or not 0 <= c < n:
+                return None
+            if not seen[c]:
+                seen[c] = True
+                sources.append((c, parent, tactic, place))
+    return sources
+
+
+def _replayable_keys(header: Mapping[str, Any], nodes: list[dict[str, Any]],
+                     edges: list[dict[str, Any]]) -> set[int]:
+    """The rows of the nodes whose keys ``_replay_keys`` gives back exactly: left out of the file."""
+    if not nodes or not all(isinstance(n.get("key"), str) for n in nodes):
+        return set()
+    replay = key_replayer(header)
+    sources = _source_edges(nodes, edges) if replay is not None else None
+    if not sources:
+        return set()
+    cache: dict[tuple[str, str], list[str] | None] = {}
+    known = [True] * len(nodes)  # a node's key is known when its source is reached: stored or replayed before
+    for c, _, _, _ in sources:
+        known[c] = False
+    out: set[int] = set()
+    for c, parent, tactic, place in sources:
+        if known[parent]:
+            try:
+                keys = _replayed(replay, cache, nodes[parent]["key"], tactic)
+            except Exception:  # a faulty replayer must not lose a trace: store the key
+                keys = None
+            if keys is not None and place < len(keys) and keys[place] == nodes[c]["key"]:
+                out.add(c)
+        known[c] = True
+    return out
+
+
+def _replayed(replay: KeyReplayer, cache: dict[tuple[str, str], list[str] | None], key: str,
+              tactic: str) -> list[str] | None:
+    """The distinct subgoal keys of ``tactic`` on ``key`` (the tree merges equal subgoals), replayed once."""
+    pair = (key, tactic)
+    if pair in cache:
+        return cache[pair]
+    keys = replay(key, tactic)
+    out = None if keys is None else list(dict.fromkeys(keys))
+    cache[pair] = out
+    return out
+
+
+def _replay_keys(env_id: Any, header: Mapping[str, Any], nodes: list[dict[str, Any]],
+                 edges: list[dict[str, Any]]) -> None:
+    """Fill in the keys a version-3 file left out, by replaying each node's source edge in edge order."""
+    if env_id is None:
+        return
+    replay = key_replayer(header) if header.get("env_id") == env_id else None
+    if replay is None:
+        raise TraceFormatError(f"the node keys of this trace are to be replayed by {env_id!r}, but no key "
+                               "replayer is registered for it")
+    sources = _source_edges(nodes, edges)
+    if sources is None:
+        raise TraceFormatError("the node keys of this trace are to be replayed, but its node ids or edges do not "
+                               "allow it")
+    cache: dict[tuple[str, str], list[str] | None] = {}
+    for c, parent, tactic, place in sources:
+        node = nodes[c]
+        if "key" in node:
+            continue
+        key = nodes[parent].get("key")
+        if not isinstance(key, str):
+            raise TraceFormatError(f"cannot replay the key of node {c}: its parent {parent} has no key yet")
+        try:
+            keys = _replayed(replay, cache, key, tactic)
+        except Exception as e:
+            raise TraceFormatError(f"cannot replay the key of node {c} ({type(e).__name__}: {e})") from e
+        if keys is None or place >= len(keys):
+            raise TraceFormatError(f"cannot replay the key of node {c}: {tactic!r} on {key[:80]!r} gives no "
+                                   f"subgoal {place}")
+        node["key"] = keys[place]
+    missing = [n.get("id") for n in nodes if "key" not in n]
+    if missing:
+        raise TraceFormatError(f"node {missing[0]} has no key and no edge produces it")
 
 
 # ---------------------------------------------------------------------------------------------- columns
 # A table is {"rows": N, "columns": {name: column}}. A column is a list of N values (plain), or a dict:
 #   {"codec": "row"}                              the value is the row number (ids);
-#   {"codec": "us", "values": [...]}              seconds, stored as integer microseconds;
-#   {"codec": "us-delta", "values": [...]}        seconds, as microseconds minus the previous row's;
+#   {"codec": "ms-delta", "values": [...]}        seconds, as whole milliseconds minus the previous row's
+#                                                 (version 3: edge time stamps ``t``);
+#   {"codec": "us-2sf", "values": [...]}          seconds, as microseconds to 2 significant figures: 230 for
+#                                                 0.000234, 4.5 for 0.0000045 (version 3: ``elapsed``);
+#   {"codec": "us", "values": [...]}              seconds, as whole microseconds (version 2: ``elapsed``);
+#   {"codec": "us-delta", "values": [...]}        seconds, as whole microseconds minus the previous row's
+#                                                 (version 2: ``t``);
 #   {"codec": "id-delta", "values": [[...]]}      lists of ints, each minus the previous int in the column;
 #   {"codec": "plain", "values": [...]}           the values as they are;
 # plus "rows": [...] when only those rows have the field (the other rows lack it).
-_TIME_FIELDS = {"elapsed": "us", "t": "us-delta"}
+_TIME_FIELDS = {"elapsed": "us-2sf", "t": "ms-delta"}
 
 
 def _is_number(v: Any) -> bool:
@@ -175,11 +327,11 @@ def _is_number(v: Any) -> bool:
 
 def _encode_column(name: str, values: list[Any]) -> dict[str, Any]:
     codec = _TIME_FIELDS.get(name)
-    if codec is not None and all(_is_number(v) for v in values):
-        micros = [round(v * 1e6) for v in values]
-        if codec == "us-delta":
-            micros = [b - a for a, b in zip([0, *micros], micros, strict=False)]
-        return {"codec": codec, "values": micros}
+    if codec == "ms-delta" and all(_is_number(v) for v in values):
+        millis = [round(v * 1e3) for v in values]
+        return {"codec": codec, "values": [b - a for a, b in zip([0, *millis], millis, strict=False)]}
+    if codec == "us-2sf" and all(_is_number(v) for v in values):
+        return {"codec": codec, "values": [_two_figures(v * 1e6) for v in values]}
     if name == "children" and all(isinstance(c, list) and all(type(i) is int for i in c) for c in values):
         out, prev = [], 0
         for c in values:
@@ -192,16 +344,24 @@ def _encode_column(name: str, values: list[Any]) -> dict[str, Any]:
     return {"codec": "plain", "values": values}
 
 
+def _two_figures(v: float) -> int | float:
+    """``v`` rounded to 2 significant figures, as an int when whole (``234.5`` → ``230``, ``4.47`` → ``4.5``)."""
+    r = float(f"{v:.2g}")
+    return int(r) if r.is_integer() else r
+
+
 def _decode_column(column: dict[str, Any]) -> list[Any]:
     codec, values = column.get("codec"), column.get("values")
     if not isinstance(values, list):
         raise TraceFormatError(f"column with codec {codec!r} has no list of values")
     if codec == "plain":
         return values
-    if codec == "us":
+    if codec in ("us", "us-2sf"):
         return [v / 1e6 for v in values]
     if codec == "us-delta":
         return [v / 1e6 for v in itertools.accumulate(values)]
+    if codec == "ms-delta":
+        return [v / 1e3 for v in itertools.accumulate(values)]
     if codec == "id-delta":
         out, prev = [], 0
         for row in values:
@@ -262,14 +422,13 @@ def _decode_table(table: Any, what: str) -> list[dict[str, Any]]:
     except TraceFormatError:
         raise
     except (KeyError, TypeError, AttributeError, IndexError, ValueError) as e:
-        raise TraceFormatError(f"malformed {what} table in a version-2 trace ({type(e).__name__}: {e})") from e
+        raise TraceFormatError(f"malformed {what} table in a trace ({type(e).__name__}: {e})") from e
 
 
-def _decode_nodes(table: Any, header: Mapping[str, Any]) -> list[dict[str, Any]]:
-    nodes = _decode_table(table, "nodes")
-    env_id = table.get("text_rebuilder")
+def _rebuild_texts(env_id: Any, header: Mapping[str, Any], nodes: list[dict[str, Any]]) -> None:
+    """Fill in the texts a version-2 or -3 file left out."""
     if env_id is None:
-        return nodes
+        return
     rebuild = text_rebuilder(header) if header.get("env_id") == env_id else None
     if rebuild is None:
         raise TraceFormatError(f"the node texts of this trace are to be rebuilt by {env_id!r}, but no text "
@@ -281,7 +440,6 @@ def _decode_nodes(table: Any, header: Mapping[str, Any]) -> list[dict[str, Any]]
         if text is None:
             raise TraceFormatError(f"cannot rebuild the text of node {n.get('id')} from its key {n['key']!r}")
         n["text"] = text
-    return nodes
 
 
 def _json_default(obj: Any) -> Any:

@@ -16,6 +16,7 @@ Tactic syntax (positions count nodes in prefix order, see ``envs/sr/expr.py``)::
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import re
@@ -30,7 +31,7 @@ import numpy as np
 from aitp_gym.backend import SPLITS, Theorem
 from aitp_gym.envs.sr import expr as E
 from aitp_gym.proof import ProofStep, replay_proof
-from aitp_gym.trace import register_text_rebuilder
+from aitp_gym.trace import register_key_replayer, register_text_rebuilder
 from aitp_gym.tree import Goal, Outcome, OutcomeKind
 
 ENV_ID = "SR-v0"
@@ -357,6 +358,73 @@ def trace_text_rebuilder(header: Mapping[str, Any]) -> Callable[[Sequence[str]],
 
 
 register_text_rebuilder(ENV_ID, trace_text_rebuilder)
+
+
+@functools.lru_cache(maxsize=1024)
+def _substitution_tokens(source: str) -> tuple[str, ...] | None:
+    try:
+        sub = E.parse(source, integers_only=True, max_size=MAX_SUBSTITUTION_SIZE)
+    except E.ExprError:
+        return None
+    return tuple(E.to_prefix(sub).split(" "))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def replay_key(key: str, tactic: str) -> tuple[str, ...] | None:
+    """The key of the goal ``tactic`` gives on the goal with key ``key`` (as a 1-tuple), or ``None`` if it gives
+    none (an error, a key or tactic it cannot read). For ``aitp_gym.trace``: traces leave out the keys this
+    gives back.
+
+    It works on the key's prefix tokens, as ``apply_rule`` then ``E.to_prefix`` would on the goal's expression:
+    position ``pos`` is token ``pos``; ``init`` replaces a ``0`` token by A's tokens, a unary rule inserts its
+    name before the subexpression at ``pos``, a binary rule inserts its name before it and B's tokens after it.
+    Whether the goal was proved is not its concern (a proving edge has no child to replay). Cached, as the
+    same parent key and tactic recur across the traces of a theorem."""
+    if len(tactic) > MAX_TACTIC_LENGTH:
+        return None
+    m = _TACTIC_RE.fullmatch(tactic)
+    if m is None:
+        return None
+    rule, pos, var, sub_src = m.group(1), int(m.group(2)), m.group(3), m.group(4)
+    if rule not in RULES:
+        return None
+    tokens = key.split(" ")
+    if not 0 <= pos < len(tokens):
+        return None
+    wanted = "A" if rule == "init" else "B" if rule in BINARY_RULES else None
+    if var != wanted:
+        return None
+    sub: tuple[str, ...] = ()
+    if sub_src is not None:
+        parsed = _substitution_tokens(sub_src)
+        if parsed is None:
+            return None
+        sub = parsed
+    if rule == "init":
+        if tokens[pos] != "0":
+            return None
+        new = [*tokens[:pos], *sub, *tokens[pos + 1:]]
+    elif wanted is None:
+        new = [*tokens[:pos], rule, *tokens[pos:]]
+    else:
+        end, need = pos, 1
+        while need:  # the subexpression at pos ends where its operands are complete
+            if end >= len(tokens):
+                return None
+            need += _ARITY.get(tokens[end], 0) - 1
+            end += 1
+        new = [*tokens[:pos], rule, *tokens[pos:end], *sub, *tokens[end:]]
+    if len(new) > MAX_EXPRESSION_SIZE:
+        return None
+    return (" ".join(new),)
+
+
+def trace_key_replayer(header: Mapping[str, Any]) -> Callable[[str, str], tuple[str, ...] | None]:
+    """For ``aitp_gym.trace``: ``replay_key``, the same for every SR-v0 record."""
+    return replay_key
+
+
+register_key_replayer(ENV_ID, trace_key_replayer)
 
 
 def theorem_arrays(theorem: Theorem) -> tuple[np.ndarray, np.ndarray]:
