@@ -242,7 +242,7 @@ def _replayable_keys(header: Mapping[str, Any], nodes: list[dict[str, Any]],
     sources = _source_edges(nodes, edges) if replay is not None else None
     if not sources:
         return set()
-    cache: dict[tuple[str, str], list[str] | None] = {}
+    cache: dict[tuple[str, str], Sequence[str] | None] = {}
     known = [True] * len(nodes)  # a node's key is known when its source is reached: stored or replayed before
     for c, _, _, _ in sources:
         known[c] = False
@@ -259,48 +259,59 @@ def _replayable_keys(header: Mapping[str, Any], nodes: list[dict[str, Any]],
     return out
 
 
-def _replayed(replay: KeyReplayer, cache: dict[tuple[str, str], list[str] | None], key: str,
-              tactic: str) -> list[str] | None:
+def _replayed(replay: KeyReplayer, cache: dict[tuple[str, str], Sequence[str] | None], key: str,
+              tactic: str) -> Sequence[str] | None:
     """The distinct subgoal keys of ``tactic`` on ``key`` (the tree merges equal subgoals), replayed once."""
     pair = (key, tactic)
     if pair in cache:
         return cache[pair]
     keys = replay(key, tactic)
-    out = None if keys is None else list(dict.fromkeys(keys))
+    out = None if keys is None else keys if len(keys) < 2 else list(dict.fromkeys(keys))
     cache[pair] = out
     return out
 
 
 def _replay_keys(env_id: Any, header: Mapping[str, Any], nodes: list[dict[str, Any]],
                  edges: list[dict[str, Any]]) -> None:
-    """Fill in the keys a version-3 file left out, by replaying each node's source edge in edge order."""
+    """Fill in the keys a version-3 file left out, by replaying each node's source edge in edge order.
+
+    The first edge that lists a node without a key is its source (the writer left the key out only there)."""
     if env_id is None:
         return
     replay = key_replayer(header) if header.get("env_id") == env_id else None
     if replay is None:
         raise TraceFormatError(f"the node keys of this trace are to be replayed by {env_id!r}, but no key "
                                "replayer is registered for it")
-    sources = _source_edges(nodes, edges)
-    if sources is None:
-        raise TraceFormatError("the node keys of this trace are to be replayed, but its node ids or edges do not "
-                               "allow it")
-    cache: dict[tuple[str, str], list[str] | None] = {}
-    for c, parent, tactic, place in sources:
-        node = nodes[c]
-        if "key" in node:
+    n = len(nodes)
+    if [node.get("id") for node in nodes] != list(range(n)):
+        raise TraceFormatError("the node keys of this trace are to be replayed, but its node ids are not its rows")
+    keys = [node.get("key") for node in nodes]
+    cache: dict[tuple[str, str], Sequence[str] | None] = {}
+    for e in edges:
+        children = e.get("children")
+        if not children:
             continue
-        key = nodes[parent].get("key")
-        if not isinstance(key, str):
-            raise TraceFormatError(f"cannot replay the key of node {c}: its parent {parent} has no key yet")
-        try:
-            keys = _replayed(replay, cache, key, tactic)
-        except Exception as e:
-            raise TraceFormatError(f"cannot replay the key of node {c} ({type(e).__name__}: {e})") from e
-        if keys is None or place >= len(keys):
-            raise TraceFormatError(f"cannot replay the key of node {c}: {tactic!r} on {key[:80]!r} gives no "
-                                   f"subgoal {place}")
-        node["key"] = keys[place]
-    missing = [n.get("id") for n in nodes if "key" not in n]
+        for place, c in enumerate(children):
+            if type(c) is not int or not 0 <= c < n:
+                raise TraceFormatError(f"edge {e.get('id')} has a child {c!r} that is not a node")
+            if keys[c] is not None:
+                continue
+            parent, tactic = e.get("parent"), e.get("tactic")
+            if type(parent) is not int or not 0 <= parent < n or not isinstance(tactic, str):
+                raise TraceFormatError(f"cannot replay the key of node {c}: edge {e.get('id')} has no parent "
+                                       "node or tactic")
+            key = keys[parent]
+            if not isinstance(key, str):
+                raise TraceFormatError(f"cannot replay the key of node {c}: its parent {parent} has no key yet")
+            try:
+                got = _replayed(replay, cache, key, tactic)
+            except Exception as exc:
+                raise TraceFormatError(f"cannot replay the key of node {c} ({type(exc).__name__}: {exc})") from exc
+            if got is None or place >= len(got):
+                raise TraceFormatError(f"cannot replay the key of node {c}: {tactic[:80]!r} on {key[:80]!r} "
+                                       f"gives no subgoal {place}")
+            keys[c] = nodes[c]["key"] = got[place]
+    missing = [i for i, k in enumerate(keys) if k is None]
     if missing:
         raise TraceFormatError(f"node {missing[0]} has no key and no edge produces it")
 
