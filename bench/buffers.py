@@ -4,10 +4,12 @@
 
 First writes ``--count`` traces (BestFS and HTPS alternating, ``--max-expansions`` each, on train-split theorems
 in order) into ``--traces`` (default ``/tmp/aitp-bench-buffers``), skipping files already there, so a second run
-reuses them. Then it times one pass that only reads the traces, and ``build_all`` over a fresh ``iter_traces``
-(reading included), and prints the buffer counts, seconds, traces/s, nodes/s and the total and mean gzipped
-size. ``--compare-v1`` also writes each trace in the version-1 form (every node text in full, one dict per node
-and edge) beside the folder and times the same build on it.
+reuses them (traces written by an older aitp-gym keep their schema version: use a new ``--traces`` folder to
+measure the current one). Then it times one pass that only reads the traces, and ``build_all`` over a fresh
+``iter_traces`` (reading included), and prints the buffer counts, wall and CPU seconds (CPU time is the steadier
+figure on busy shared cores), traces/s, nodes/s, the schema versions read, and the total and mean gzipped size.
+``--compare-v1`` also writes each trace in the version-1 form (every node text in full, one dict per node and
+edge) beside the folder and times the same build on it.
 """
 
 from __future__ import annotations
@@ -17,13 +19,14 @@ import json
 import multiprocessing
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 from aitp_gym import ProofAttempt, iter_traces
 from aitp_gym.agents import buffers as B
 from aitp_gym.envs.sr.backend import SRBackend
 from aitp_gym.search import make_planner
-from aitp_gym.trace import TraceRecord, atomic_write_text
+from aitp_gym.trace import SCHEMA_VERSION, TraceRecord, atomic_write_text
 
 PLANNERS = ("bestfs", "htps")
 
@@ -84,21 +87,24 @@ def sizes(folder: Path) -> tuple[int, int]:
 
 def measure(folder: Path, label: str) -> None:
     n_files, total = sizes(folder)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     traces = nodes = edges = 0
+    versions: Counter[int] = Counter()
     for record in iter_traces(folder):
         traces += 1
         nodes += len(record.nodes)
         edges += len(record.edges)
-    read = time.perf_counter() - t0
-    t0 = time.perf_counter()
+        versions[record.version] += 1
+    read, read_cpu = time.perf_counter() - t0, time.process_time() - c0
+    t0, c0 = time.perf_counter(), time.process_time()
     _, stats = B.build_all(iter_traces(folder))
-    build = time.perf_counter() - t0
+    build, build_cpu = time.perf_counter() - t0, time.process_time() - c0
     print(f"[{label}] {n_files} files, {total / 1024:.0f} KB gzipped in all, {total / 1024 / max(n_files, 1):.1f} KB "
-          f"mean; {nodes} nodes, {edges} edges")
-    print(f"[{label}] read only: {read:.2f} s ({traces / read:.0f} traces/s, {nodes / read:.0f} nodes/s)")
-    print(f"[{label}] build_all(iter_traces(DIR)): {build:.2f} s ({stats.traces / build:.0f} traces/s, "
-          f"{nodes / build:.0f} nodes/s); {stats.proved} proved; buffers {stats.counts}", flush=True)
+          f"mean; {nodes} nodes, {edges} edges; schema versions {dict(sorted(versions.items()))}")
+    print(f"[{label}] read only: {read:.2f} s, {read_cpu:.2f} s CPU ({traces / read:.0f} traces/s, "
+          f"{nodes / read:.0f} nodes/s)")
+    print(f"[{label}] build_all(iter_traces(DIR)): {build:.2f} s, {build_cpu:.2f} s CPU ({stats.traces / build:.0f} "
+          f"traces/s, {nodes / build:.0f} nodes/s); {stats.proved} proved; buffers {stats.counts}", flush=True)
 
 
 def main() -> None:
@@ -114,7 +120,7 @@ def main() -> None:
     folder = args.traces
     folder.mkdir(parents=True, exist_ok=True)
     write_traces(folder, args.count, args.max_expansions, args.jobs)
-    measure(folder, "v2")
+    measure(folder, f"v{SCHEMA_VERSION}")
     if args.compare_v1:
         v1 = folder.with_name(folder.name + "-v1")
         n_v1, _ = sizes(v1) if v1.exists() else (0, 0)
