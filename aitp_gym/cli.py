@@ -39,34 +39,25 @@ class UsageError(AitpError):
 
 
 # -- argument types: argparse turns their ArgumentTypeError into a usage error (exit 2) ------------------
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: must be a positive integer (1 or more)")
-    return value
+def _number_type(cast: Callable[[str], Any], allowed: Callable[[Any], bool], rule: str,
+                 kind: str) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        try:
+            value = cast(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {kind}") from None
+        if not allowed(value):
+            raise argparse.ArgumentTypeError(f"{text!r}: must be {rule}")
+        return value
+
+    parse.__name__ = rule  # argparse names the type in some messages
+    return parse
 
 
-def nonnegative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: must be 0 or more")
-    return value
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"{text!r}: must be a positive, finite number of seconds")
-    return value
+positive_int = _number_type(int, lambda v: v >= 1, "a positive integer (1 or more)", "an integer")
+nonnegative_int = _number_type(int, lambda v: v >= 0, "0 or more", "an integer")
+positive_float = _number_type(float, lambda v: math.isfinite(v) and v > 0, "a positive, finite number of seconds",
+                              "a number")
 
 
 # -- helpers -----------------------------------------------------------------------------------------------
