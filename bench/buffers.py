@@ -26,7 +26,7 @@ from aitp_gym import ProofAttempt, iter_traces
 from aitp_gym.agents import buffers as B
 from aitp_gym.envs.sr.backend import SRBackend
 from aitp_gym.search import make_planner
-from aitp_gym.trace import SCHEMA_VERSION, TraceRecord, atomic_write_text
+from aitp_gym.trace import TraceRecord, atomic_write_text
 
 PLANNERS = ("bestfs", "htps")
 
@@ -120,7 +120,7 @@ def main() -> None:
     folder = args.traces
     folder.mkdir(parents=True, exist_ok=True)
     write_traces(folder, args.count, args.max_expansions, args.jobs)
-    measure(folder, f"v{SCHEMA_VERSION}")
+    measure(folder, "traces")
     if args.compare_v1:
         v1 = folder.with_name(folder.name + "-v1")
         n_v1, _ = sizes(v1) if v1.exists() else (0, 0)
