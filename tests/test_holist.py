@@ -55,6 +55,11 @@ HOSTILE = [
     "REWRITE_TAC [" + "; ".join(["ADD_SYM"] * 100) + "]", "EXISTS_TAC `" + "1 + " * 400 + "1`",
     "ℕ_TAC", "⊢ ARITH_TAC", "ARITH_TAC (* comment *)", "ARITH_TAC // comment", "'ARITH_TAC'",
     "MP_TAC ADD_SYM; MP_TAC ADD_SYM", "REWRITE_TAC [ADD_SYM,MULT_SYM]", "MP_TAC(ADD_SYM",
+    # theorem expressions (issue 13): only whitelisted functions, well formed, bounded
+    "REWRITE_TAC [GSYM]", "MP_TAC GSYM ADD_SYM", 'REWRITE_TAC [distinctness "li\\"st"]',
+    'REWRITE_TAC [distinctness "(* x *)"]', "REWRITE_TAC [distinctness `list`]", "REWRITE_TAC [Obj.magic ADD_SYM]",
+    "REWRITE_TAC [(fun th -> th) ADD_SYM]", "REWRITE_TAC [ARITH_RULE `1 = 1` `2 = 2`]", "MP_TAC (SPECL [] ADD_SYM)",
+    "MP_TAC " + "(GSYM " * 40 + "ADD_SYM" + ")" * 40, "REWRITE_TAC [" + "; ".join(["GSYM ADD_SYM"] * 200) + "]",
 ]
 
 

@@ -88,6 +88,10 @@ def test_theorem_expressions_parse_print_and_name_their_theorems():
         "MP_TAC (SPEC `n:num` LT_REFL)": ["LT_REFL"],
         "MP_TAC (MATCH_MP LT_IMP_LE (SPEC_ALL LT_0))": ["LT_IMP_LE", "LT_0"],
         "REWRITE_TAC [CONJ ADD_SYM MULT_SYM; TAUT `p /\\ q <=> q /\\ p`]": ["ADD_SYM", "MULT_SYM"],
+        "MESON_TAC [REWRITE_RULE [HAS_SIZE] HAS_SIZE_PCROSS]": ["HAS_SIZE", "HAS_SIZE_PCROSS"],
+        "MESON_TAC [LE_REFL; MESON [LT_IMP_LE; LE_TRANS] `!a b. a < b ==> a <= b`]":
+            ["LE_REFL", "LT_IMP_LE", "LE_TRANS"],
+        "MP_TAC (ISPECL [`f:A->B`; `s:A->bool`] INJECTIVE_ON_LEFT_INVERSE)": ["INJECTIVE_ON_LEFT_INVERSE"],
     }
     for action, names in cases.items():
         call = parse_tactic(action)
@@ -108,11 +112,16 @@ HOSTILE_EXPRESSIONS = [
     "REWRITE_TAC [ARITH_RULE]", "REWRITE_TAC [ARITH_RULE ``]", "REWRITE_TAC [ARITH_RULE `a\nb`]",
     "REWRITE_TAC [ARITH_RULE `1 = 1` `2 = 2`]", "REWRITE_TAC [SPEC ADD_SYM `n:num`]",
     "REWRITE_TAC [Obj.magic ADD_SYM]", "REWRITE_TAC [(fun th -> th) ADD_SYM]", "REWRITE_TAC [GSYM (ADD_SYM]",
-    "REWRITE_TAC [REWRITE_RULE [ADD_SYM] MULT_SYM]", "REWRITE_TAC [GSYM ADD_SYM; ]",
+    "REWRITE_TAC [REWRITE_RULE [ADD_SYM]]", "REWRITE_TAC [GSYM ADD_SYM; ]", "REWRITE_TAC [CONJUNCTS ADD_0]",
     "MP_TAC (" * 20 + "GSYM ADD_SYM" + ")" * 20,
     "MP_TAC " + "(GSYM " * (MAX_THEOREM_DEPTH + 1) + "ADD_SYM" + ")" * (MAX_THEOREM_DEPTH + 1),
     "REWRITE_TAC [" + "; ".join(["GSYM ADD_SYM"] * (MAX_THEOREMS + 1)) + "]",
     "REWRITE_TAC [" + "; ".join(["ADD_SYM"] * 400) + "]",
+    "MP_TAC (SPECL [] ADD_SYM)", "MP_TAC (SPECL [`a`; ] ADD_SYM)", "MP_TAC (SPECL `a` ADD_SYM)",
+    "MP_TAC (SPECL [ADD_SYM] ADD_SYM)", "MESON_TAC [MESON [ADD_SYM]]", "MESON_TAC [REWRITE_RULE ADD_SYM MULT_SYM]",
+    "MP_TAC (SPECL [" + "; ".join(["`a`"] * (MAX_THEOREMS + 1)) + "] ADD_SYM)",
+    "MESON_TAC [" + "REWRITE_RULE [" * (MAX_THEOREM_DEPTH + 1) + "ADD_SYM" + "] ADD_SYM" * (MAX_THEOREM_DEPTH + 1)
+    + "]",
     "SET_TAC", "INDUCT_TAC THEN ARITH_TAC", "ASM_CASES_TAC", "EXPAND_TAC s", "BOOL_CASES_TAC ADD_SYM",
 ]
 
@@ -162,10 +171,14 @@ def env():
 def test_theorem_expressions_and_new_tactics_run_in_hol_light(env):
     backend = env.unwrapped.backend
     db = backend.database
+    gsym = backend.apply(backend.start(backend.custom_theorem({"statement": "T"})), "MP_TAC (GSYM (CONJUNCT1 LT))")
+    assert gsym.kind is OutcomeKind.OK and gsym.subgoals[0].text == "⊢ (!m. F <=> m < 0) ==> T"
     cases = [
         ("!n. n + 0 = n", "INDUCT_TAC", OutcomeKind.OK),
-        ("!m n. m + n = n + m", "REWRITE_TAC [GSYM ADD_SYM]", OutcomeKind.OK),
         ("!m n. m + n = n + m", "MATCH_ACCEPT_TAC (GSYM ADD_SYM)", OutcomeKind.PROVED),
+        ("!x. x + &0 = x", "MESON_TAC [MESON [REAL_ADD_RID] `!y. y + &0 = y`]", OutcomeKind.PROVED),
+        ("!n. n + 0 = n", "MP_TAC (SPECL [`n:num`; `0`] ADD_SYM)", OutcomeKind.OK),
+        ("!n. n + 0 = n", "REWRITE_TAC [REWRITE_RULE [] ADD_0]", OutcomeKind.PROVED),
         ("~(CONS (h:num) t = [])", 'REWRITE_TAC [distinctness "list"]', OutcomeKind.PROVED),
         ("!x y. x < y ==> x <= y", "MESON_TAC [ARITH_RULE `!a b. a < b ==> a <= b`]", OutcomeKind.PROVED),
         ("!n. 0 < SUC n", "MESON_TAC [CONJUNCT1 LT; LT_0]", OutcomeKind.PROVED),

@@ -260,6 +260,10 @@ let rec aitp_thm_expr (g : goal) depth sx : thm =
     | List [Atom "term"; Atom s] -> aitp_parse_term_in ([], mk_const ("T", [])) s
     | _ -> failwith "expected a term" in
   let tyname a = match a with List [Atom "tyname"; Atom s] -> s | _ -> failwith "expected a type name" in
+  let ths a = match a with
+    | List (Atom "thms" :: ns) -> map (aitp_thm_expr g (depth + 1)) ns
+    | _ -> failwith "expected a theorem list" in
+  let terms a = match a with List (Atom "terms" :: ts) -> map term ts | _ -> failwith "expected a term list" in
   match sx with
   | Atom n -> aitp_thm n
   | List [Atom "thm"; Atom n] -> aitp_thm n
@@ -289,6 +293,17 @@ let rec aitp_thm_expr (g : goal) depth sx : thm =
        | "ITAUT", [t] -> ITAUT (stmt t)
        | "NUMBER_RULE", [t] -> NUMBER_RULE (stmt t)
        | "INTEGER_RULE", [t] -> INTEGER_RULE (stmt t)
+       | "SET_RULE", [t] -> SET_RULE (stmt t)
+       | "INT_RING", [t] -> INT_RING (stmt t)
+       | "REAL_RING", [t] -> REAL_RING (stmt t)
+       | "NUM_RING", [t] -> NUM_RING (stmt t)
+       | "REAL_FIELD", [t] -> REAL_FIELD (stmt t)
+       | "MESON", [l; t] -> MESON (ths l) (stmt t)
+       | "SPECL", [ts; a] -> SPECL (terms ts) (th a)
+       | "ISPECL", [ts; a] -> ISPECL (terms ts) (th a)
+       | "REWRITE_RULE", [l; a] -> REWRITE_RULE (ths l) (th a)
+       | "ONCE_REWRITE_RULE", [l; a] -> ONCE_REWRITE_RULE (ths l) (th a)
+       | "PURE_REWRITE_RULE", [l; a] -> PURE_REWRITE_RULE (ths l) (th a)
        | "distinctness", [n] -> distinctness (tyname n)
        | "injectivity", [n] -> injectivity (tyname n)
        | "cases", [n] -> cases (tyname n)

@@ -9,8 +9,10 @@ HOL Light's core sources prove most theorems with ``let NAME = prove(`GOAL`, TAC
   or a function): each ``Ti`` is applied through ``env.unwrapped.expand`` to every goal that the
   previous one left, as ``THEN`` does; the chain should close every goal.
 
-Only proofs of the theorem that the database holds count: a name that the sources bind again later
-(the database keeps the last binding) is skipped, and so is a name the database lacks.
+Only proofs of the theorem that the database holds count: a proof of a name that the sources bind
+again later (the database keeps the last binding) is skipped, and so is a name the database lacks,
+and a proof that uses a theorem which the sources bind again after it (the database has only the
+later binding, so the rule "premises come before the theorem" rightly refuses it).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aitp_gym.envs.holist.grammar import TacticSyntaxError, parse_tactic
-from aitp_gym.envs.holist.sources import SourceProof, core_files, phrases, source_proofs, split_top
+from aitp_gym.envs.holist.sources import SourceProof, core_files, names_in, phrases, source_proofs, split_top
 
 # Words that make a part of a THEN chain non-atomic: tacticals and tactics that take tactics or functions.
 NOT_ATOMIC = frozenset({
@@ -38,15 +40,15 @@ _WORD = re.compile(r"[A-Za-z_][\w']*")
 _BOUND = re.compile(r"\b(?:let|and)\s+(?:rec\s+)?\(?((?:[A-Za-z_][\w']*\s*,\s*)*[A-Za-z_][\w']*)\s*\)?\s*(?::[^=]*)?=")
 
 
-def last_bindings(hol_dir: Any = None) -> dict[str, tuple[str, int]]:
-    """For each toplevel name, where the sources bind it last: (file, phrase number)."""
-    out: dict[str, tuple[str, int]] = {}
-    for path in core_files() if hol_dir is None else core_files(hol_dir):
+def last_bindings(hol_dir: Any = None) -> dict[str, tuple[int, int]]:
+    """For each toplevel name, where the sources bind it last: (file number in load order, phrase number)."""
+    out: dict[str, tuple[int, int]] = {}
+    for f, path in enumerate(core_files() if hol_dir is None else core_files(hol_dir)):
         for k, phrase in enumerate(phrases(path.read_text(errors="replace"))):
             m = _BOUND.match(phrase)
             if m:
                 for name in m.group(1).split(","):
-                    out[name.strip()] = (path.name, k)
+                    out[name.strip()] = (f, k)
     return out
 
 
@@ -102,16 +104,24 @@ def select(database: Any, proofs: Iterable[SourceProof] | None = None) -> tuple[
     """Split the core's proofs into single tactics and atomic THEN chains inside the grammar."""
     report = FidelityReport()
     last = last_bindings()
+    rank = {path.name: f for f, path in enumerate(core_files())}
     proofs = list(source_proofs() if proofs is None else proofs)
     singles, chains = [], []
     skipped: dict[str, int] = {}
+
+    def skip(reason: str) -> None:
+        skipped[reason] = skipped.get(reason, 0) + 1
+
     for p in proofs:
+        here = (rank.get(p.file, -1), p.phrase)
         if database.index_of(p.name) is None:
-            skipped["not in the database"] = skipped.get("not in the database", 0) + 1
+            skip("not in the database")
             continue
-        if last.get(p.name) != (p.file, p.phrase):
-            skipped["rebound later (the database holds the later theorem)"] = skipped.get(
-                "rebound later (the database holds the later theorem)", 0) + 1
+        if last.get(p.name) != here:
+            skip("proves a name that the sources bind again later (the database holds the later theorem)")
+            continue
+        if any(last.get(n, here) > here for n in names_in(p.tactic) if database.index_of(n) is not None):
+            skip("uses a theorem that the sources bind again later, after this proof")
             continue
         parts = split_top(p.tactic, "THEN")
         if len(parts) == 1:

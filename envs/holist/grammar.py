@@ -24,8 +24,9 @@ A function's theorem arguments are names or parenthesised expressions, as in OCa
 most ``MAX_THEOREM_DEPTH`` deep, and every name inside must come before the theorem being proved.
 Rules that prove terms (``ARITH_RULE`` ...) run under the tactic timeout. Term arguments are HOL
 quotations in backquotes, parsed by HOL Light's term parser in the context of the goal's free
-variables, except the statement given to a rule that proves it (``ARITH_RULE `...```), which is
-parsed on its own, as in HOL Light's sources. Everything else is a ``TacticSyntaxError``.
+variables, except the statement given to a rule that proves it (``STATEMENT_RULES``: ``ARITH_RULE
+`...```, ``MESON [...] `...```), which is parsed on its own, as in HOL Light's sources. Everything
+else is a ``TacticSyntaxError``.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ HOLIST_TACTICS = tuple(list(TACTICS)[:41])
 # Theorem-producing functions allowed inside theorem arguments (issue 13), with their parameters:
 # THM a theorem expression, TERM a quotation, TYNAME a type name in double quotes. Interpreted by a
 # fixed match in aitp_server.ml, like the tactics.
-TYNAME = "tyname"
+TYNAME, TERMS = "tyname", "terms"
 THEOREM_FUNCTIONS: dict[str, tuple[str, ...]] = {
     "GSYM": (THM,), "SYM": (THM,), "CONJUNCT1": (THM,), "CONJUNCT2": (THM,), "SPEC_ALL": (THM,),
     "DENUMERAL": (THM,), "EQT_INTRO": (THM,), "EQF_INTRO": (THM,), "EQT_ELIM": (THM,), "EQF_ELIM": (THM,),
@@ -82,9 +83,15 @@ THEOREM_FUNCTIONS: dict[str, tuple[str, ...]] = {
     "MATCH_MP": (THM, THM), "CONJ": (THM, THM), "TRANS": (THM, THM),
     "SPEC": (TERM, THM), "ISPEC": (TERM, THM), "REFL": (TERM,),
     "ARITH_RULE": (TERM,), "REAL_ARITH": (TERM,), "INT_ARITH": (TERM,), "TAUT": (TERM,), "ITAUT": (TERM,),
-    "NUMBER_RULE": (TERM,), "INTEGER_RULE": (TERM,),
+    "NUMBER_RULE": (TERM,), "INTEGER_RULE": (TERM,), "SET_RULE": (TERM,), "INT_RING": (TERM,),
+    "REAL_RING": (TERM,), "NUM_RING": (TERM,), "REAL_FIELD": (TERM,),
+    "MESON": (THMS, TERM), "SPECL": (TERMS, THM), "ISPECL": (TERMS, THM),
+    "REWRITE_RULE": (THMS, THM), "ONCE_REWRITE_RULE": (THMS, THM), "PURE_REWRITE_RULE": (THMS, THM),
     "distinctness": (TYNAME,), "injectivity": (TYNAME,), "cases": (TYNAME,),
 }
+# the statements that these rules prove are parsed on their own, not in the goal's context
+STATEMENT_RULES = frozenset({"ARITH_RULE", "REAL_ARITH", "INT_ARITH", "TAUT", "ITAUT", "NUMBER_RULE",
+                             "INTEGER_RULE", "SET_RULE", "INT_RING", "REAL_RING", "NUM_RING", "REAL_FIELD", "MESON"})
 MAX_THEOREM_DEPTH = 8  # nesting of theorem functions, e.g. GSYM (CONJUNCT1 LT) has depth 2
 
 CONVERSIONS = frozenset({"BETA_CONV", "NUM_REDUCE_CONV", "REAL_RAT_REDUCE_CONV", "INT_REDUCE_CONV", "SYM_CONV",
@@ -126,6 +133,9 @@ class ThmExpr:
         for kind, arg in zip(THEOREM_FUNCTIONS[self.fn], self.args, strict=True):
             if kind == THM:
                 out.extend(_thm_names(arg))
+            elif kind == THMS:
+                for a in arg:
+                    out.extend(_thm_names(a))
         return out
 
     def to_sexp(self) -> str:
@@ -133,8 +143,12 @@ class ThmExpr:
         for kind, arg in zip(THEOREM_FUNCTIONS[self.fn], self.args, strict=True):
             if kind == THM:
                 parts.append(_thm_sexp(arg))
+            elif kind == THMS:
+                parts.append(_thms_sexp(arg))
             elif kind == TERM:
                 parts.append(f"(term {_sq(arg)})")
+            elif kind == TERMS:
+                parts.append("(terms" + "".join(f" (term {_sq(t)})" for t in arg) + ")")
             else:
                 parts.append(f"(tyname {_sq(arg)})")
         return "(" + " ".join(parts) + ")"
@@ -144,8 +158,12 @@ class ThmExpr:
         for kind, arg in zip(THEOREM_FUNCTIONS[self.fn], self.args, strict=True):
             if kind == THM:
                 out.append(f"({arg})" if isinstance(arg, ThmExpr) else arg)
+            elif kind == THMS:
+                out.append("[" + "; ".join(str(a) for a in arg) + "]")
             elif kind == TERM:
                 out.append(f"`{arg}`")
+            elif kind == TERMS:
+                out.append("[" + "; ".join(f"`{t}`" for t in arg) + "]")
             else:
                 out.append(f'"{arg}"')
         return " ".join(out)
@@ -157,6 +175,10 @@ def _thm_names(arg: str | ThmExpr) -> list[str]:
 
 def _thm_sexp(arg: str | ThmExpr) -> str:
     return arg.to_sexp() if isinstance(arg, ThmExpr) else f"(thm {_sq(arg)})"
+
+
+def _thms_sexp(args: tuple) -> str:
+    return "(thms" + "".join(" " + (a.to_sexp() if isinstance(a, ThmExpr) else _sq(a)) for a in args) + ")"
 
 
 @dataclass(frozen=True)
@@ -182,8 +204,7 @@ class TacticCall:
             if kind == THM:
                 parts.append(_thm_sexp(arg))
             elif kind == THMS:
-                parts.append("(thms" + "".join(" " + (a.to_sexp() if isinstance(a, ThmExpr) else _sq(a))
-                                               for a in arg) + ")")
+                parts.append(_thms_sexp(arg))
             elif kind == TERM:
                 parts.append(f"(term {_sq(arg)})")
             elif kind == INT:
@@ -305,26 +326,41 @@ class _Parser:
         for kind in kinds:
             if kind == THM:
                 args.append(self.theorem(depth + 1))
+            elif kind == THMS:
+                args.append(self.theorems(depth + 1))
             elif kind == TERM:
                 args.append(self.term())
+            elif kind == TERMS:
+                args.append(self.terms())
             else:
                 args.append(self.take("label", f'a type name in double quotes after {name}, e.g. "list"')[1:-1])
         return ThmExpr(name, tuple(args))
 
-    def theorems(self) -> tuple[str | ThmExpr, ...]:
+    def theorems(self, depth: int = 0) -> tuple[str | ThmExpr, ...]:
         self.take("punct", "'[' to open a theorem list", "[")
         names: list[str | ThmExpr] = []
         if not self.at("]"):
-            names.append(self.theorem_expression())
+            names.append(self.theorem_expression(depth))
             while self.at(";"):
                 self.i += 1
                 if len(names) >= MAX_THEOREMS:
                     raise TacticSyntaxError(f"at most {MAX_THEOREMS} theorems in a list")
-                names.append(self.theorem_expression())
+                names.append(self.theorem_expression(depth))
         self.take("punct", "']' or ';'", "]")
         if len(names) > MAX_THEOREMS:
             raise TacticSyntaxError(f"at most {MAX_THEOREMS} theorems in a list")
         return tuple(names)
+
+    def terms(self) -> tuple[str, ...]:
+        self.take("punct", "'[' to open a term list", "[")
+        out = [self.term()]
+        while self.at(";"):
+            self.i += 1
+            if len(out) >= MAX_THEOREMS:
+                raise TacticSyntaxError(f"at most {MAX_THEOREMS} terms in a list")
+            out.append(self.term())
+        self.take("punct", "']' or ';'", "]")
+        return tuple(out)
 
     def term(self) -> str:
         quoted = self.parenthesised(lambda: self.take("term", "a term in backquotes, e.g. `n + 1`"))
