@@ -338,8 +338,20 @@ def test_real_server_idle_stop_and_stop_command(warm, tmp_path, monkeypatch):
                                      str(idle[k])], env={**os.environ, "AITP_HOL_SERVER_DIR": str(d)},
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                 for k, d in dirs.items()}
+    status: dict = {}
+    w = None
     try:
-        status = {k: json.loads(p.communicate(timeout=900)[0]) for k, p in starters.items()}
+        # attach a client to the idle-stop server as soon as it is up: it would stop after 3 idle seconds,
+        # and on a busy machine the other cold load may finish much later
+        deadline = time.monotonic() + 900
+        while len(status) < len(starters) and time.monotonic() < deadline:
+            for k, p in starters.items():
+                if k not in status and p.poll() is not None:
+                    status[k] = json.loads(p.communicate()[0])
+                    if k == "idle" and status[k].get("running"):
+                        monkeypatch.setenv("AITP_HOL_SERVER_DIR", str(dirs["idle"]))
+                        w = server.connect()
+            time.sleep(0.1)
     finally:
         for d in dirs.values():
             monkeypatch.setenv("AITP_HOL_SERVER_DIR", str(d))
@@ -358,7 +370,7 @@ def test_real_server_idle_stop_and_stop_command(warm, tmp_path, monkeypatch):
 
     monkeypatch.setenv("AITP_HOL_SERVER_DIR", str(dirs["idle"]))
     pid = status["idle"]["pid"]
-    w = server.connect()
+    assert w is not None and w.server_pid == pid
     time.sleep(5)  # longer than the idle time, but a client is connected
     assert server.pid_alive(pid) and w.request("PING", 10)["status"] == "pong"
     w.close()
