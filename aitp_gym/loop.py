@@ -199,6 +199,15 @@ def config_to_yaml(config: LoopConfig) -> str:
 # ---------------------------------------------------------------------------------------------- models
 
 
+def _quiet_transformers() -> None:
+    """The loop shows its own progress; transformers' per-file bars (saving shards) would drown it."""
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:
+        return
+    hf_logging.disable_progress_bar()
+
+
 def _torch_threads(n: int) -> None:
     if n > 0:
         import torch
@@ -427,6 +436,7 @@ class Loop:
 
         c = self.config
         _torch_threads(c.torch_threads)
+        _quiet_transformers()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         done = self.finished_rounds()
         for folder in sorted((self.run_dir / "rounds").glob("*")):
