@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from aitp_gym.agents.seq2seq import byte_tokenizer, tiny_t5_config, torch, transformers
-from aitp_gym.agents.text import truncate_goal
+from aitp_gym.agents.text import goal_view as goal_view_fn
+from aitp_gym.agents.text import model_input
 from aitp_gym.tree import Goal
 
 HEAD_FILE = "value_head.pt"
@@ -37,7 +38,9 @@ class ValueCritic:
     name = "value"
 
     def __init__(self, model: ValueModel, tokenizer: Any, max_goal_bytes: int = 512, batch_size: int = 64,
-                 device: str = "cpu") -> None:
+                 device: str = "cpu", goal_view: str = "full") -> None:
+        goal_view_fn("", goal_view)  # an unknown view fails here
+        self.goal_view = goal_view
         self.model = model.to(device)
         self.tokenizer = tokenizer
         self.max_goal_bytes = max_goal_bytes
@@ -46,11 +49,11 @@ class ValueCritic:
         self.model.eval()
 
     @classmethod
-    def tiny(cls, seed: int = 0, **config: Any) -> ValueCritic:
+    def tiny(cls, seed: int = 0, goal_view: str = "full", **config: Any) -> ValueCritic:
         tokenizer = byte_tokenizer()
         torch.manual_seed(seed)
         encoder = transformers.T5EncoderModel(tiny_t5_config(len(tokenizer), **config))
-        return cls(ValueModel(encoder), tokenizer)
+        return cls(ValueModel(encoder), tokenizer, goal_view=goal_view)
 
     def save_pretrained(self, path: str | os.PathLike[str]) -> None:
         path = Path(path)
@@ -59,7 +62,7 @@ class ValueCritic:
         self.tokenizer.save_pretrained(path)
         torch.save(self.model.head.state_dict(), path / HEAD_FILE)
         (path / SETTINGS_FILE).write_text(json.dumps({"max_goal_bytes": self.max_goal_bytes,
-                                                      "batch_size": self.batch_size}))
+                                                      "batch_size": self.batch_size, "goal_view": self.goal_view}))
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike[str], device: str = "cpu") -> ValueCritic:
@@ -73,7 +76,8 @@ class ValueCritic:
         return cls(model, transformers.AutoTokenizer.from_pretrained(str(path)), device=device, **settings)
 
     def encode(self, goals: Sequence[Goal | str]) -> Any:
-        texts = [truncate_goal(g.text if isinstance(g, Goal) else str(g), self.max_goal_bytes) for g in goals]
+        texts = [model_input(g.text if isinstance(g, Goal) else str(g), self.goal_view, self.max_goal_bytes)
+                 for g in goals]
         return self.tokenizer(texts, return_tensors="pt", padding=True).to(self.device)
 
     def logits(self, goals: Sequence[Goal | str]) -> Any:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aitp_gym.agents.text import truncate_goal
+from aitp_gym.agents.text import goal_view, model_input
 from aitp_gym.optional import require
 from aitp_gym.tree import Goal
 
@@ -41,6 +41,8 @@ class GenerationSettings:
     """Sampling temperature (``method="sample"``)."""
     max_goal_bytes: int = 512
     """Goals longer than this keep their head and tail (UTF-8 bytes; one ByT5 token per byte)."""
+    goal_view: str = "full"
+    """What the model reads of a goal: ``full`` (its text) or ``sr`` (SR-v0's compact view); see ``agents.text``."""
     max_tactic_bytes: int = 64
     """Longest tactic generated, in bytes."""
     batch_size: int = 32
@@ -53,6 +55,7 @@ class GenerationSettings:
             raise ValueError("num_candidates, max_tactic_bytes and batch_size must be positive, max_goal_bytes >= 8")
         if self.temperature <= 0:
             raise ValueError(f"temperature must be positive, not {self.temperature}")
+        goal_view("", self.goal_view)  # an unknown view fails here, with the list of views
 
 
 def tiny_t5_config(vocab_size: int = 384, **overrides: Any) -> Any:
@@ -124,7 +127,8 @@ class Seq2SeqPolicy:
     # ------------------------------------------------------------------ tensors
     def encode_goals(self, goals: Sequence[Goal | str]) -> Any:
         """Token ids and attention mask of the (truncated) goals, on the model's device."""
-        texts = [truncate_goal(t, self.settings.max_goal_bytes) for t in _texts(goals)]
+        s = self.settings
+        texts = [model_input(t, s.goal_view, s.max_goal_bytes) for t in _texts(goals)]
         return self.tokenizer(texts, return_tensors="pt", padding=True).to(self.device)
 
     def encode_tactics(self, tactics: Sequence[str]) -> Any:
@@ -178,8 +182,11 @@ class Seq2SeqPolicy:
                       num_return_sequences=k, return_dict_in_generate=True, output_scores=True,
                       suppress_tokens=self._suppressed())
         if s.method == "beam":
-            # length_penalty 0: sequences_scores is the plain sum of token log-probabilities
-            gen = self.model.generate(**common, num_beams=k, do_sample=False, length_penalty=0.0, early_stopping=True)
+            # length_penalty 0: sequences_scores is the plain sum of token log-probabilities. early_stopping=False:
+            # stop only when no running beam can beat the k-th finished one (exact for sums, which only fall);
+            # True would stop at the first k finished beams, so short tactics would crowd out better long ones.
+            gen = self.model.generate(**common, num_beams=k, do_sample=False, length_penalty=0.0,
+                                      early_stopping=False)
             scores = gen.sequences_scores.tolist()
         else:
             gen = self.model.generate(**common, do_sample=True, temperature=s.temperature, top_k=0, num_beams=1)

@@ -69,6 +69,8 @@ class ModelConfig:
     """SR-v0: supervised steps on the generator's ground-truth proofs before round 0 (0: none)."""
     num_candidates: int = 8
     """Beam width / candidates per goal for the seq2seq policy."""
+    goal_view: str = "auto"
+    """What fresh models read of a goal: auto (sr for SR-v0, else full) | full | sr. See aitp_gym.agents.text."""
     bootstrap: bool = True
     """Until a model has been trained (by pre-training or a round), prove with the env's model-free policy and
     critic instead: a fresh model proves nothing, so expert iteration would have nothing to learn from."""
@@ -115,6 +117,11 @@ class LoopConfig:
             raise ValueError(f"unknown learners {sorted(bad)}: choose from seq2seq, dpo, ilql, critic")
         if self.model.policy == "uniform" and set(self.learn.learners) & {"seq2seq", "dpo", "ilql"}:
             raise ValueError("policy learners need a model policy: set model.policy to seq2seq or a checkpoint")
+        from aitp_gym.agents.text import GOAL_VIEWS
+
+        if self.model.goal_view != "auto" and self.model.goal_view not in GOAL_VIEWS:
+            raise ValueError(f"model.goal_view must be auto or one of {', '.join(GOAL_VIEWS)}, "
+                             f"not {self.model.goal_view!r}")
 
 
 def _from_dict(cls: type, data: dict[str, Any], where: str = "") -> Any:
@@ -215,23 +222,32 @@ def _torch_threads(n: int) -> None:
         torch.set_num_threads(n)
 
 
-def load_policy(spec: str, num_candidates: int = 8) -> Any:
-    """None for the model-free policy; else a ``Seq2SeqPolicy`` (a fresh tiny one, or a checkpoint)."""
+def load_policy(spec: str, num_candidates: int = 8, goal_view: str = "full") -> Any:
+    """None for the model-free policy; else a ``Seq2SeqPolicy`` (a fresh tiny one reading ``goal_view``, or a
+    checkpoint, which keeps its own view)."""
     if spec == "uniform":
         return None
     from aitp_gym.agents.seq2seq import GenerationSettings, Seq2SeqPolicy
 
     if spec == "seq2seq":
-        return Seq2SeqPolicy.tiny(settings=GenerationSettings(num_candidates=num_candidates))
+        return Seq2SeqPolicy.tiny(settings=GenerationSettings(num_candidates=num_candidates, goal_view=goal_view))
     return Seq2SeqPolicy.from_pretrained(spec, num_candidates=num_candidates)
 
 
-def load_critic(spec: str) -> Any:
+def load_critic(spec: str, goal_view: str = "full") -> Any:
     if spec == "default":
         return None
     from aitp_gym.agents.critic import ValueCritic
 
-    return ValueCritic.tiny() if spec == "value" else ValueCritic.from_pretrained(spec)
+    return ValueCritic.tiny(goal_view=goal_view) if spec == "value" else ValueCritic.from_pretrained(spec)
+
+
+def resolve_goal_view(config: LoopConfig) -> str:
+    if config.model.goal_view != "auto":
+        return config.model.goal_view
+    from aitp_gym.agents.text import default_goal_view
+
+    return default_goal_view(config.env)
 
 
 # ---------------------------------------------------------------------------------------------- proving
@@ -248,6 +264,7 @@ class AttemptJob:
     prove: dict[str, Any]
     num_candidates: int
     torch_threads: int = 0
+    goal_view: str = "full"
 
 
 def prove_job(job: AttemptJob, policy: Any = None, critic: Any = None) -> list[dict[str, Any]]:
@@ -261,9 +278,9 @@ def prove_job(job: AttemptJob, policy: Any = None, critic: Any = None) -> list[d
 
     _torch_threads(job.torch_threads)
     if policy is None:
-        policy = load_policy(job.policy, job.num_candidates)
+        policy = load_policy(job.policy, job.num_candidates, job.goal_view)
     if critic is None:
-        critic = load_critic(job.critic)
+        critic = load_critic(job.critic, job.goal_view)
     env = gym.make(job.env_id, split=job.split)
     backend = env.unwrapped.backend
     by_id = {t.id: t for t in backend.theorems(job.split)}
@@ -338,7 +355,7 @@ class Loop:
         out_dir.mkdir(parents=True, exist_ok=True)
         base = dict(env_id=c.env, split=split, out_dir=str(out_dir), policy=policy_spec, critic=critic_spec,
                     prove=dataclasses.asdict(c.prove), num_candidates=c.model.num_candidates,
-                    torch_threads=c.torch_threads)
+                    torch_threads=c.torch_threads, goal_view=resolve_goal_view(c))
         bar = tqdm(total=len(theorem_ids), desc=label, disable=not self.progress, leave=False)
         results: list[dict[str, Any]] = []
         try:
@@ -466,7 +483,8 @@ class Loop:
             critic_spec = str(last / "critic") if (last / "critic").exists() else c.model.critic
         else:
             policy_spec, critic_spec = c.model.policy, c.model.critic
-        policy, critic = load_policy(policy_spec, c.model.num_candidates), load_critic(critic_spec)
+        view = resolve_goal_view(c)
+        policy, critic = load_policy(policy_spec, c.model.num_candidates, view), load_critic(critic_spec, view)
         # a model counts as trained once a round (or pre-training) has trained it, or if it was given as a checkpoint
         trained = {"policy": c.model.policy != "seq2seq", "critic": c.model.critic != "value"}
         if done:

@@ -51,7 +51,7 @@ def main() -> None:
     theorems = list(backend.theorems("valid"))[: args.limit]
     t0 = time.perf_counter()
     pairs = sr_ground_truth_pairs("train")
-    policy = Seq2SeqPolicy.tiny(settings=GenerationSettings(num_candidates=args.k))
+    policy = Seq2SeqPolicy.tiny(settings=GenerationSettings(num_candidates=args.k, goal_view="sr"))
     trained = train_seq2seq(policy, pairs, Seq2SeqSettings(steps=args.steps, batch_size=args.batch_size, lr=2e-3))
     train_s = time.perf_counter() - t0
     if args.save:

@@ -18,7 +18,7 @@ from aitp_gym.agents.learners.dpo import DPOSettings, train_dpo  # noqa: E402
 from aitp_gym.agents.learners.ilql import ILQLHeads, ILQLSettings, train_ilql  # noqa: E402
 from aitp_gym.agents.learners.seq2seq import Seq2SeqSettings, train_seq2seq  # noqa: E402
 from aitp_gym.agents.seq2seq import GenerationSettings, Seq2SeqPolicy  # noqa: E402
-from aitp_gym.agents.text import truncate_goal  # noqa: E402
+from aitp_gym.agents.text import goal_view, model_input, truncate_goal  # noqa: E402
 from aitp_gym.agents.training import MemoryLogger  # noqa: E402
 from aitp_gym.envs.sr.backend import SRBackend  # noqa: E402
 from aitp_gym.search import PLANNERS, BestFS, make_planner  # noqa: E402
@@ -91,6 +91,38 @@ def test_truncation_keeps_head_and_tail():
     assert len(cut.encode()) <= 100 and cut.startswith("HHH") and cut.endswith("conclusion") and " … " in cut
     assert truncate_goal("short", 100) == "short"
     assert len(truncate_goal("é" * 200, 51).encode()) <= 51  # never splits a character
+
+
+def test_sr_goal_view_is_compact_and_keeps_what_the_tactic_depends_on():
+    backend = SRBackend()
+    theorem = backend.theorems("valid")[3]
+    goal = backend.apply(backend.start(theorem), "init @0 A=x").subgoals[0]
+    view = goal_view(goal.text, "sr")
+    expression, values = view.split(" | y: ")
+    assert expression == "x" and len(values.split(" ")) == 10
+    y = theorem.data["y"]
+    assert float(values.split(" ")[0]) == pytest.approx(y[0], rel=1e-2)
+    assert float(values.split(" ")[-1]) == pytest.approx(y[-1], rel=1e-2)
+    assert len(view.encode()) < len(goal.text.encode()) / 2
+    assert goal_view(goal.text, "full") == goal.text
+    assert goal_view("⊢ a = b", "sr") == "⊢ a = b"  # not an SR-v0 goal: unchanged
+    assert len(model_input(goal.text, "sr", 20).encode()) <= 20
+    with pytest.raises(ValueError, match="views: full, sr"):
+        goal_view("x", "compact")
+    with pytest.raises(ValueError, match="views"):
+        GenerationSettings(goal_view="compact")
+
+
+def test_goal_view_is_saved_with_the_models(tmp_path):
+    policy = Seq2SeqPolicy.tiny(settings=GenerationSettings(goal_view="sr"))
+    critic = ValueCritic.tiny(goal_view="sr")
+    policy.save_pretrained(tmp_path / "policy")
+    critic.save_pretrained(tmp_path / "critic")
+    assert Seq2SeqPolicy.from_pretrained(tmp_path / "policy").settings.goal_view == "sr"
+    assert ValueCritic.from_pretrained(tmp_path / "critic").goal_view == "sr"
+    goal = B.sr_ground_truth_pairs("valid", limit=2)[1].goal
+    ids = policy.encode_goals([goal]).input_ids
+    assert ids.shape[1] == len(goal_view(goal, "sr").encode()) + 1  # bytes + EOS: the model reads the view
 
 
 def test_policy_proposes_ranked_distinct_candidates_with_exact_logprobs():
