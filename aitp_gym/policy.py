@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import random
+import zlib
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
@@ -30,23 +32,33 @@ class Critic(Protocol):
 
 
 class UniformPolicy:
-    """The model-free default: the uniform distribution over a backend's enumerated tactics."""
+    """The model-free default: the uniform distribution over a backend's enumerated tactics.
+
+    Without ``k`` (or with ``k`` at least the number of candidates) it proposes every candidate. With a smaller
+    ``k`` it proposes a uniformly random k-subset, in enumeration order. The draw is seeded by ``seed`` and the
+    goal's key, so a goal gets the same subset every time, in any process: runs are reproducible, and a model
+    compared at the same ``tactics_per_expansion`` faces an unbiased baseline (the first k would favour whatever
+    the backend enumerates first)."""
 
     name = "uniform"
 
-    def __init__(self, backend: object) -> None:
+    def __init__(self, backend: object, seed: int = 0) -> None:
         enumerate_ = getattr(backend, "candidate_tactics", None)
         if enumerate_ is None:
             raise TypeError(f"{type(backend).__name__} cannot enumerate tactics, so there is no "
                             "model-free policy for it; pass a TacticPolicy")
         self._enumerate = enumerate_
+        self.seed = seed
 
     def propose(self, goals: Sequence[Goal], k: int | None = None) -> list[list[tuple[str, float]]]:
         out = []
         for goal in goals:
             tactics = self._enumerate(goal)
             logp = -math.log(len(tactics)) if tactics else 0.0
-            out.append([(t, logp) for t in tactics[:k]])
+            if k is not None and k < len(tactics):
+                rng = random.Random(zlib.crc32(goal.key.encode("utf-8", "surrogatepass")) ^ self.seed)
+                tactics = [tactics[i] for i in sorted(rng.sample(range(len(tactics)), k))]
+            out.append([(t, logp) for t in tactics])
         return out
 
 

@@ -90,3 +90,20 @@ def test_bfs_expands_in_fifo_order_and_proves_easy_theorems(easy):
     assert depths == sorted(depths) and result.proved
     proved = sum(BFS(max_expansions=200).search(ProofAttempt(backend, t)).proved for t in theorems)
     assert proved >= 0.8 * len(theorems)
+
+
+def test_uniform_policy_takes_an_unbiased_reproducible_subset_when_capped():
+    from aitp_gym.policy import UniformPolicy
+
+    backend = SRBackend()
+    root = backend.start(backend.theorems("valid")[0])
+    goal = backend.apply(root, "init @0 A=x").subgoals[0]
+    everything = backend.candidate_tactics(goal)
+    policy = UniformPolicy(backend)
+    assert [t for t, _ in policy.propose([goal])[0]] == everything  # no cap: every candidate
+    picked = [t for t, _ in policy.propose([goal], 8)[0]]
+    assert len(picked) == 8 and set(picked) <= set(everything)
+    assert picked == [t for t in everything if t in picked]  # enumeration order
+    assert picked != everything[:8]  # not biased towards what is enumerated first (unary rules)
+    assert picked == [t for t, _ in UniformPolicy(backend).propose([goal], 8)[0]]  # reproducible
+    assert picked != [t for t, _ in UniformPolicy(backend, seed=1).propose([goal], 8)[0]]
