@@ -80,6 +80,17 @@ class TensorBoardLogger:
     def text(self, name: str, value: str, step: int = 0) -> None:
         self.writer.add_text(name, value, step)
 
+    def hparams(self, hparams: dict[str, Any], metrics: Sequence[str]) -> None:
+        """The run's settings in TensorBoard's HParams tab, with ``metrics`` (scalar tags logged in this run) as
+        its columns. Written into this run's one event file (``SummaryWriter.add_hparams`` would start a new
+        run folder)."""
+        from torch.utils.tensorboard.summary import hparams as hparams_summary
+
+        exp, ssi, sei = hparams_summary(hparams, dict.fromkeys(metrics, 0.0))
+        writer = self.writer._get_file_writer()
+        for summary in (exp, ssi, sei):
+            writer.add_summary(summary)
+
     def flush(self) -> None:
         self.writer.flush()
 

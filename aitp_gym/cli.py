@@ -333,6 +333,21 @@ def cmd_loop(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plot(args: argparse.Namespace) -> int:
+    """Draw a loop run's proof rates per round from its TensorBoard scalars."""
+    from aitp_gym.plot import plot_curve
+
+    run_dir = Path(args.run_dir)
+    if not run_dir.is_dir():
+        raise UsageError(f"{run_dir}: no such run folder")
+    try:
+        out = plot_curve(run_dir, args.output)
+    except (FileNotFoundError, ValueError) as e:
+        raise UsageError(str(e)) from None
+    print(out)
+    return 0
+
+
 # -- parser ------------------------------------------------------------------------------------------------
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
     """Shows each default once: "(default: X)" is added only when the help text does not already say it,
@@ -423,6 +438,14 @@ def build_parser() -> argparse.ArgumentParser:
                       help="prove with Ray tasks: a local Ray without ADDRESS, else the cluster at ADDRESS")
     loop.add_argument("--quiet", action="store_true", help="no progress bars")
     loop.set_defaults(func=cmd_loop)
+
+    plot = sub.add_parser("plot", help="draw a loop run's learning curve (PNG) from its TensorBoard scalars",
+                          description="Draw eval/proof_rate and train/proof_rate per round of a run folder written\n"
+                                      "by aitp loop, read from its TensorBoard event file.",
+                          epilog=EXIT_CODES, formatter_class=_HelpFormatter)
+    plot.add_argument("run_dir", help="a run folder, e.g. runs/sr_demo")
+    plot.add_argument("-o", "--output", default=None, metavar="PNG", help="where to write (default: RUN_DIR/curve.png)")
+    plot.set_defaults(func=cmd_plot)
 
     hol = sub.add_parser("hol-light", help="start, inspect or stop the machine's shared HOL Light server",
                          description="HOList-v0 envs share one warm HOL Light per machine and user. It starts on\n"

@@ -490,7 +490,8 @@ class Loop:
         if done:
             trained.update(done[-1].get("trained", {}))
         if start == 0:
-            self._logger().text("hparams", "```\n" + resolved + "\n```")
+            self._logger().text("config", "```\n" + resolved + "\n```")
+            self._logger().hparams(_flat(dataclasses.asdict(c)), ["eval/proof_rate", "train/proof_rate"])
         rows = list(done)
         for r in range(start, c.rounds + 1):
             t0 = time.perf_counter()
@@ -538,10 +539,21 @@ class Loop:
             self._record(row)
             rows.append(row)
             self._scalars(row)
+            self._plot()
             self.log(_line(row))
         if self._tb is not None:
             self._tb.flush()
         return rows
+
+    def _plot(self) -> None:
+        """``curve.png`` in the run folder, from the TensorBoard scalars (skipped without matplotlib)."""
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            return
+        from aitp_gym.plot import plot_curve
+
+        plot_curve(self.run_dir, title=f"{self.config.env}: {self.run_dir.name}")
 
     def _in_use(self, trained: dict[str, bool], policy: Any, critic: Any, pspec: str,
                 cspec: str) -> tuple[Any, Any, str, str]:
@@ -585,6 +597,19 @@ class Loop:
         for key in ("prover_s", "model_s", "bookkeeping_s"):
             tb.scalar(f"time/{key}", s[f"{key}_per_expansion"], r)
         tb.flush()
+
+
+def _flat(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A nested config as TensorBoard hparams: ``prove.max_expansions`` → 32; lists and dicts as text."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict) and prefix == "" and key in ("prove", "model", "learn"):
+            out.update(_flat(value, f"{key}."))
+        elif value is None or isinstance(value, (list, dict)):
+            out[prefix + key] = str(value)
+        else:
+            out[prefix + key] = value
+    return out
 
 
 _LEARNERS_OF = {"policy": ("seq2seq", "dpo", "ilql"), "critic": ("critic",)}

@@ -25,11 +25,11 @@ from aitp_gym.envs.sr.backend import SRBackend
 from aitp_gym.search import BestFS
 
 
-def evaluate(label: str, backend: SRBackend, theorems: list, budget: int, policy=None) -> dict:
+def evaluate(label: str, backend: SRBackend, theorems: list, budget: int, policy=None, k: int | None = None) -> dict:
     results = []
     for theorem in tqdm(theorems, desc=label, file=sys.stderr):
-        results.append(BestFS(max_expansions=budget, time_limit=600).search(ProofAttempt(backend, theorem),
-                                                                             policy=policy))
+        planner = BestFS(max_expansions=budget, time_limit=600, tactics_per_expansion=k)
+        results.append(planner.search(ProofAttempt(backend, theorem), policy=policy))
     expansions = sum(r.expansions for r in results)
     return {"label": label, "proved": sum(r.proved for r in results), "n": len(results),
             "model_ms_per_expansion": 1000 * sum(r.policy_time for r in results) / max(1, expansions),
@@ -59,14 +59,17 @@ def main() -> None:
     print(f"pre-training: {len(pairs)} (goal, tactic) pairs from generator proofs, {args.steps} steps in "
           f"{train_s:.0f} s, loss {trained.first_loss:.2f} -> {trained.final_loss:.3f}")
 
-    rows = [evaluate("uniform", backend, theorems, args.budget),
-            evaluate("seq2seq", backend, theorems, args.budget, policy)]
+    # the uniform policy with every candidate (about 30 tactics per expansion on SR-v0), and at the model's k
+    rows = [evaluate("uniform, all", backend, theorems, args.budget),
+            evaluate(f"uniform, k={args.k}", backend, theorems, args.budget, k=args.k),
+            evaluate(f"seq2seq, k={args.k}", backend, theorems, args.budget, policy, k=args.k)]
     print(f"\nBestFS on SR-v0 valid ({len(theorems)} theorems), {args.budget} expansions:")
-    print(f"{'policy':10} {'proved':>10} {'model ms/exp':>13} {'prover ms/exp':>14} {'exp. when proved':>17}")
+    print(f"{'policy':16} {'proved':>10} {'model ms/exp':>13} {'prover ms/exp':>14} {'exp. when proved':>17}")
     for r in rows:
-        print(f"{r['label']:10} {r['proved']:>4}/{r['n']:<5} {r['model_ms_per_expansion']:>13.1f} "
+        print(f"{r['label']:16} {r['proved']:>4}/{r['n']:<5} {r['model_ms_per_expansion']:>13.1f} "
               f"{r['prover_ms_per_expansion']:>14.2f} {r['mean_expansions_when_proved']:>17.1f}")
-    print(f"ratio proved seq2seq / uniform: {rows[1]['proved'] / max(1, rows[0]['proved']):.2f}")
+    for base in rows[:2]:
+        print(f"ratio proved seq2seq / {base['label']}: {rows[2]['proved'] / max(1, base['proved']):.2f}")
 
 
 if __name__ == "__main__":

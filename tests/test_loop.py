@@ -54,6 +54,22 @@ def test_one_round_end_to_end(tmp_path):
     assert rows[1]["train"]["proved"] > 0 and set(rows[1]["losses"]) == {"seq2seq", "critic"}, rows[1]
     assert {"losses/seq2seq/loss", "losses/critic/loss"} <= set(scalars), sorted(scalars)
     assert load_config(run / "config.yaml") == config, "the resolved config is saved and reloads"
+    # the HParams tab: the run's settings, with the proof rates as metrics, in the run's one event file
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = list((run / "tb").glob("events.*"))
+    assert len(events) == 1
+    acc = EventAccumulator(str(events[0]))
+    acc.Reload()
+    assert "_hparams_/experiment" in acc.PluginTagToContent("hparams")
+    # the curve, drawn from those scalars, after every round; and again by `aitp plot`
+    png = (run / "curve.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 5_000
+    out = subprocess.run([sys.executable, "-m", "aitp_gym.cli", "plot", str(run), "-o", str(tmp_path / "c.png")],
+                         capture_output=True, text=True)
+    assert out.returncode == 0 and (tmp_path / "c.png").read_bytes().startswith(b"\x89PNG"), out.stderr
+    out = subprocess.run([sys.executable, "-m", "aitp_gym.cli", "plot", str(tmp_path)], capture_output=True, text=True)
+    assert out.returncode == 2 and "no tb/ folder" in out.stderr
 
 
 def test_config_errors_name_the_allowed_keys(tmp_path):
