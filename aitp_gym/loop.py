@@ -299,6 +299,20 @@ def prove_job(job: AttemptJob, policy: Any = None, critic: Any = None) -> list[d
     return out
 
 
+class ProverActor:
+    """A Ray actor (``ray.remote(ProverActor)``): loads one round's models once, then proves theorem after
+    theorem. Models come as checkpoint paths, which must be readable on every node (a shared run folder)."""
+
+    def __init__(self, base: dict[str, Any]) -> None:
+        self.base = base
+        _torch_threads(base.get("torch_threads", 0))
+        self.policy = load_policy(base["policy"], base["num_candidates"], base.get("goal_view", "full"))
+        self.critic = load_critic(base["critic"], base.get("goal_view", "full"))
+
+    def prove(self, theorem_id: str) -> list[dict[str, Any]]:
+        return prove_job(AttemptJob(theorem_ids=[theorem_id], **self.base), self.policy, self.critic)
+
+
 def _safe(theorem_id: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in theorem_id)[:120]
 
@@ -360,13 +374,15 @@ class Loop:
         results: list[dict[str, Any]] = []
         try:
             if c.ray_address is not None:
+                # one Ray actor per worker loads the round's checkpoints once; theorems go to whichever is free
                 ray = self._ray_module()
-                remote = ray.remote(prove_job)
-                pending = [remote.remote(AttemptJob(theorem_ids=[t], **base)) for t in theorem_ids]
-                while pending:
-                    done, pending = ray.wait(pending, num_returns=1)
-                    results += ray.get(done[0])
-                    bar.update(1)
+                from ray.util import ActorPool
+
+                actor = ray.remote(num_cpus=1)(ProverActor)
+                pool = ActorPool([actor.remote(base) for _ in range(min(c.workers, len(theorem_ids)))])
+                for res in pool.map_unordered(lambda a, t: a.prove.remote(t), theorem_ids):
+                    results += res
+                    bar.update(len(res))
             elif c.workers > 1:
                 chunks = [theorem_ids[i::c.workers] for i in range(c.workers)]
                 import multiprocessing
