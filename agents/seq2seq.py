@@ -61,7 +61,7 @@ class GenerationSettings:
 def tiny_t5_config(vocab_size: int = 384, **overrides: Any) -> Any:
     """A T5 configuration small enough to train on a laptop CPU: 2+2 layers, d_model 128 (~0.7 M parameters)."""
     settings = dict(vocab_size=vocab_size, d_model=128, d_kv=32, d_ff=256, num_layers=2, num_decoder_layers=2,
-                    num_heads=4, dropout_rate=0.0, feed_forward_proj="gated-gelu", tie_word_embeddings=False,
+                    num_heads=4, dropout_rate=0.0, feed_forward_proj="gated-gelu", tie_word_embeddings=True,
                     decoder_start_token_id=0, pad_token_id=0, eos_token_id=1)
     settings.update(overrides)
     return transformers.T5Config(**settings)

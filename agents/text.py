@@ -12,9 +12,9 @@ boundaries, never inside a character.
 
 Before truncation a model may apply a **goal view**: a shorter text of the same goal for the model's input, chosen
 per environment (``goal_view`` in the policy's and the critic's settings). ``full`` is the goal text unchanged.
-``sr`` is SR-v0's compact view: the current expression and the target values at 10 of the points with 3 significant
-digits, about 90 bytes instead of about 280 (ŷ is left out: it follows from the expression). Byte-level models cost
-time in proportion to input length, so on a CPU this view makes SR-v0 training and search about 3× faster.
+``sr`` is SR-v0's compact view: the current expression, then at 8 of the points the target y, the residual y − ŷ and
+the ratio y / ŷ with 2 significant digits, about 150 bytes instead of about 280. Byte-level models cost time in
+proportion to input length, and the residual and ratio show a tiny model what the next step is.
 """
 
 from __future__ import annotations
@@ -43,29 +43,48 @@ def truncate_goal(text: str, max_bytes: int, head_fraction: float = 0.75) -> str
     return head_text + ELLIPSIS + tail_text
 
 
-SR_VIEW_POINTS = 10
+SR_VIEW_POINTS = 8
+
+
+def _numbers(row: str) -> list[float]:
+    out = []
+    for v in row.split(" "):
+        try:
+            out.append(float(v))
+        except ValueError:
+            break  # "… (N more points)"
+    return out
+
+
+def _spread(values: list[float], n: int) -> list[float]:
+    if len(values) <= n:
+        return values
+    step = (len(values) - 1) / (n - 1)
+    return [values[round(i * step)] for i in range(n)]
 
 
 def _sr_view(text: str) -> str:
-    """SR-v0's compact view: ``sin(x) + 2 | y: v1 v2 ...`` (10 evenly spread points, 3 significant digits)."""
-    expression, values = None, None
+    """SR-v0's compact view: the expression, then at 8 evenly spread points the target y, the residual y − ŷ and
+    the ratio y / ŷ, 2 significant digits each: ``x | y: … | y-ŷ: … | y/ŷ: …``. The residual and the ratio put
+    the next step in plain sight (a constant residual 3 is ``add … B=3``)."""
+    expression, y, y_hat = None, None, None
     for line in text.split("\n"):
         if line.startswith("f(x) = "):
             expression = line[len("f(x) = "):]
         elif line.startswith("y: "):
-            values = line[3:].split(" ")
-    if expression is None or values is None:
+            y = _numbers(line[3:])
+        elif line.startswith("ŷ: "):
+            y_hat = _numbers(line[3:])
+    if expression is None or y is None or y_hat is None or len(y) != len(y_hat):
         return text  # not an SR-v0 goal: leave it as it is
-    numbers = []
-    for v in values:
-        try:
-            numbers.append(float(v))
-        except ValueError:
-            break  # "… (N more points)"
-    if len(numbers) > SR_VIEW_POINTS:
-        step = (len(numbers) - 1) / (SR_VIEW_POINTS - 1)
-        numbers = [numbers[round(i * step)] for i in range(SR_VIEW_POINTS)]
-    return f"{expression} | y: " + " ".join(f"{v:.3g}" for v in numbers)
+    y, y_hat = _spread(y, SR_VIEW_POINTS), _spread(y_hat, SR_VIEW_POINTS)
+
+    def row(values: list[float]) -> str:
+        return " ".join(f"{v:.2g}" for v in values)
+
+    residual = [a - b for a, b in zip(y, y_hat, strict=True)]
+    ratio = [a / b if b else float("nan") for a, b in zip(y, y_hat, strict=True)]
+    return f"{expression} | y: {row(y)} | y-ŷ: {row(residual)} | y/ŷ: {row(ratio)}"
 
 
 GOAL_VIEWS: dict[str, Callable[[str], str]] = {"full": lambda text: text, "sr": _sr_view}
