@@ -98,12 +98,18 @@ def test_sr_goal_view_is_compact_and_keeps_what_the_tactic_depends_on():
     theorem = backend.theorems("valid")[3]
     goal = backend.apply(backend.start(theorem), "init @0 A=x").subgoals[0]
     view = goal_view(goal.text, "sr")
-    expression, values = view.split(" | y: ")
-    assert expression == "x" and len(values.split(" ")) == 10
-    y = theorem.data["y"]
-    assert float(values.split(" ")[0]) == pytest.approx(y[0], rel=1e-2)
-    assert float(values.split(" ")[-1]) == pytest.approx(y[-1], rel=1e-2)
-    assert len(view.encode()) < len(goal.text.encode()) / 2
+    expression, y_row, residual_row, ratio_row = view.split(" | ")
+    assert expression == "x"
+    y = [float(v) for v in y_row.removeprefix("y: ").split(" ")]
+    residual = [float(v) for v in residual_row.removeprefix("y-ŷ: ").split(" ")]
+    ratio = [float(v) for v in ratio_row.removeprefix("y/ŷ: ").split(" ")]
+    assert len(y) == len(residual) == len(ratio) == 8
+    target = theorem.data["y"]  # points 0 and 19 of 20 are the first and last shown, at 2 significant digits
+    assert y[0] == pytest.approx(target[0], rel=0.05) and y[-1] == pytest.approx(target[-1], rel=0.05)
+    x0, x1 = theorem.data["x"][0], theorem.data["x"][-1]  # ŷ = x here
+    assert residual[0] == pytest.approx(target[0] - x0, rel=0.05, abs=0.01)
+    assert ratio[-1] == pytest.approx(target[-1] / x1, rel=0.05, abs=0.01)
+    assert len(view.encode()) < 0.7 * len(goal.text.encode())
     assert goal_view(goal.text, "full") == goal.text
     assert goal_view("⊢ a = b", "sr") == "⊢ a = b"  # not an SR-v0 goal: unchanged
     assert len(model_input(goal.text, "sr", 20).encode()) <= 20
