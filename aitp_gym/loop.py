@@ -102,7 +102,7 @@ class LoopConfig:
     workers: int = 1
     """Local worker processes that prove in parallel (1: in this process)."""
     ray_address: str | None = None
-    """Run proof attempts as Ray tasks: 'local' starts a local Ray, else a cluster address."""
+    """Prove with Ray actors, one per worker: 'local' starts a local Ray, 'auto' joins a cluster, else an address."""
     torch_threads: int = 0
     """torch threads in each process (0: torch's default)."""
     prove: ProveConfig = field(default_factory=ProveConfig)
