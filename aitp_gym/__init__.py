@@ -20,6 +20,9 @@ if "SR-v0" not in registry:
 if "HOList-v0" not in registry:
     register(id="HOList-v0", entry_point="aitp_gym.envs.holist.env:HOListEnv", max_episode_steps=100,
              nondeterministic=True)
+if "Lean-v0" not in registry:
+    register(id="Lean-v0", entry_point="aitp_gym.envs.lean.env:LeanEnv", max_episode_steps=100,
+             nondeterministic=True)
 
 __all__ = [
     "AitpError", "DependencyNotInstalled", "Edge", "Goal", "Outcome", "OutcomeKind", "ProofAttempt",
