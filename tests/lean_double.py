@@ -1,0 +1,207 @@
+"""A test double of ``lean_dojo.Dojo``, for unit tests of Lean-v0 on machines without Lean.
+
+``DojoTestDouble`` is not Lean: it plays a scripted ``LeanWorld`` (goal text → tactic → effect) and
+interprets only the goal-handling commands the backend sends (``rotate_left n``, ``focus`` and
+``all_goals``) the way Lean does. It returns lean_dojo's own result types (``TacticState``,
+``ProofFinished``, ``LeanError``, ``ProofGivenUp``) and raises lean_dojo's own exceptions
+(``DojoInitError``, ``DojoCrashError``, ``DojoTacticTimeoutError``), and it reproduces the known faults
+of the real one: after a tactic timeout every later tactic of that Dojo times out, after a crash the
+process is gone, and state ids of one Dojo are unknown to another. ``tests/test_lean.py`` checks that
+its public methods have the signatures of the installed ``lean_dojo.Dojo``.
+
+It is a test fixture only: nothing in the package refers to it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import textwrap
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+from lean_dojo import (
+    DojoCrashError,
+    DojoInitError,
+    DojoTacticTimeoutError,
+    LeanError,
+    ProofFinished,
+    ProofGivenUp,
+    TacticState,
+)
+
+
+@dataclass(frozen=True)
+class LeanGitRepoTestDouble:
+    """Stands in for ``lean_dojo.LeanGitRepo``, whose constructor asks GitHub about the repository."""
+
+    url: str
+    commit: str
+
+
+@dataclass(frozen=True)
+class Slow:
+    """A tactic that takes ``seconds``: past the Dojo's timeout it raises DojoTacticTimeoutError."""
+
+    seconds: float
+    then: Any = None
+
+
+@dataclass(frozen=True)
+class Crash:
+    """Lean dies (``Unexpected EOF``, as with ``congr 1``). ``times``: how many runs crash before it works."""
+
+    times: float = float("inf")
+    then: Any = None
+
+
+@dataclass(frozen=True)
+class Assigns:
+    """Subgoals for the goal, and other goals rewritten (a metavariable they share was assigned)."""
+
+    subgoals: tuple[str, ...]
+    rewrites: dict[str, str]
+
+
+@dataclass
+class LeanWorld:
+    """What the double knows: the root goal of each theorem (by full name) and what each tactic does to
+    each goal. An effect is a list of subgoals (``[]`` closes the goal), a ``LeanError`` or ``ProofGivenUp``
+    to return, or ``Slow``, ``Crash`` or ``Assigns``. Anything else is a LeanError."""
+
+    roots: dict[str, str]
+    rules: dict[str, dict[str, Any]]
+    init_errors: dict[str, str] = field(default_factory=dict)
+    log: list[tuple[Any, ...]] = field(default_factory=list)  # ("start", name), ("run", command), ("exit",)
+    crashes_so_far: dict[tuple[str, str], int] = field(default_factory=dict)
+    open_dojos: int = 0
+
+    def commands(self) -> list[str]:
+        return [e[1] for e in self.log if e[0] == "run"]
+
+    def starts(self) -> int:
+        return sum(e[0] == "start" for e in self.log)
+
+
+_serials = itertools.count(1)
+
+
+class DojoTestDouble:
+    """Test double of ``lean_dojo.Dojo`` (same public methods and signatures) over a ``LeanWorld``.
+
+    Use ``DojoTestDouble.over(world)``: a subclass bound to ``world``, called like ``Dojo(entry, timeout=...)``.
+    """
+
+    world: LeanWorld
+
+    @classmethod
+    def over(cls, world: LeanWorld) -> type[DojoTestDouble]:
+        return type("DojoTestDouble", (cls,), {"world": world})
+
+    # ``additional_imports=[]`` mirrors lean_dojo.Dojo's signature exactly (the list is never mutated)
+    def __init__(self, entry, timeout=600, additional_imports=[], build_deps=True):  # noqa: B006
+        self.entry = entry
+        self.timeout = timeout
+        self.additional_imports = additional_imports
+        self.build_deps = build_deps
+        self._states: dict[int, tuple[str, ...]] = {}
+        self._ids = itertools.count(next(_serials) * 100_000)
+        self._alive = False
+        self._timed_out = False
+        self._assigned: dict[str, str] = {}  # goals changed by the last tactic's metavariable assignments
+
+    def __enter__(self):
+        world = self.world
+        name = self.entry.full_name
+        world.log.append(("start", name))
+        if name in world.init_errors:
+            raise DojoInitError(world.init_errors[name])
+        if name not in world.roots:
+            raise DojoInitError(f"Failed to locate the theorem with `{name}` as its fully qualified name.")
+        self.proc = SimpleNamespace(timeout=self.timeout)  # lean_dojo's is a pexpect.spawn
+        self._alive = True
+        world.open_dojos += 1
+        return self, self._state((world.roots[name],))
+
+    def __exit__(self, exc_type, exc_val, exc_tb):
+        self.world.log.append(("exit",))
+        if self._alive:
+            self.world.open_dojos -= 1
+        self._alive = False
+
+    def run_tac(self, state, tactic):
+        if not isinstance(state, TacticState):
+            raise RuntimeError(f"Attempting to run a tactic on an invalid state {state}.")
+        assert isinstance(tactic, str), f"Invalid tactic {tactic}"
+        self.world.log.append(("run", tactic))
+        if not self._alive:
+            raise DojoCrashError("Unexpected exit code: 1")
+        if self._timed_out:  # as lean_dojo's: once timed out, the process never answers again
+            raise DojoTacticTimeoutError()
+        if state.id not in self._states:  # the real REPL dies on an unknown state id
+            self._die()
+            raise DojoCrashError("Unexpected EOF")
+        goals = list(self._states[state.id])
+        self._assigned = {}
+        result = self._run(goals, tactic)
+        if isinstance(result, (LeanError, ProofGivenUp)):
+            return result
+        result = [self._assigned.get(g, g) for g in result]  # focus hides goals, not their metavariables
+        if not result:
+            return ProofFinished(next(self._ids), None)
+        return self._state(tuple(result))
+
+    # -- the interpreter -----------------------------------------------------------------------------------
+    def _state(self, goals: tuple[str, ...]) -> TacticState:
+        sid = next(self._ids)
+        self._states[sid] = goals
+        return TacticState("\n\n".join(goals), sid)
+
+    def _die(self) -> None:
+        self._alive = False
+        self.world.open_dojos -= 1
+
+    def _run(self, goals: list[str], tactic: str) -> Any:
+        """The goals after ``tactic`` (a list), or a LeanError / ProofGivenUp."""
+        if tactic.startswith("rotate_left"):
+            n = int(tactic.split()[1]) if len(tactic.split()) > 1 else 1
+            n %= max(1, len(goals))
+            return goals[n:] + goals[:n]
+        if tactic.startswith("focus\n"):
+            inner = textwrap.dedent(tactic[len("focus\n"):])
+            result = self._run(goals[:1], inner)
+            return result if not isinstance(result, list) else result + goals[1:]
+        if tactic.startswith("all_goals "):
+            out: list[str] = []
+            for g in goals:
+                result = self._run([g], tactic[len("all_goals "):])
+                if not isinstance(result, list):
+                    return result
+                out += result
+            return out
+        if not goals:
+            return LeanError("no goals to be proved")
+        return self._effect(goals, tactic, self.world.rules.get(goals[0], {}).get(tactic))
+
+    def _effect(self, goals: list[str], tactic: str, effect: Any) -> Any:
+        if isinstance(effect, Slow):
+            if effect.seconds > self.proc.timeout:
+                self._timed_out = True
+                raise DojoTacticTimeoutError()
+            return self._effect(goals, tactic, effect.then)
+        if isinstance(effect, Crash):
+            key = (goals[0], tactic)
+            done = self.world.crashes_so_far.get(key, 0)
+            if done < effect.times:
+                self.world.crashes_so_far[key] = done + 1
+                self._die()
+                raise DojoCrashError("Unexpected EOF")
+            return self._effect(goals, tactic, effect.then)
+        if isinstance(effect, Assigns):
+            self._assigned.update(effect.rewrites)
+            return list(effect.subgoals) + goals[1:]
+        if isinstance(effect, (LeanError, ProofGivenUp)):
+            return effect
+        if isinstance(effect, (list, tuple)):
+            return list(effect) + goals[1:]
+        return LeanError(f"<stdin>:1:0: unknown tactic {tactic!r} here (test double)")

@@ -1,0 +1,475 @@
+"""Lean-v0 against a test double of lean_dojo.Dojo (tests/lean_double.py): the wrapper logic, without Lean.
+
+The double returns lean_dojo's own result types and raises its own exceptions; the first test pins its
+signatures to the installed lean_dojo.Dojo. Tests with a real Lean are in tests/test_lean_integration.py.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import pickle
+import subprocess
+import sys
+import textwrap
+import warnings
+from pathlib import Path
+
+import gymnasium as gym
+import lean_dojo
+import pytest
+from gymnasium.utils.env_checker import check_env
+from lean_dojo import LeanError, ProofGivenUp
+from lean_double import Assigns, Crash, DojoTestDouble, LeanGitRepoTestDouble, LeanWorld, Slow
+
+import aitp_gym
+from aitp_gym.envs.lean import LeanBackend, proof_script, split_goals
+from aitp_gym.envs.lean.backend import focused_command
+from aitp_gym.errors import DependencyNotInstalled, ProverError
+from aitp_gym.proof import ProofStep
+from aitp_gym.search import PLANNERS, make_planner
+from aitp_gym.tree import OutcomeKind
+
+ROOT = "p q : Prop\nhp : p\nhq : q\n⊢ p ∧ q"
+LEFT = "case left\np q : Prop\nhp : p\nhq : q\n⊢ p"
+RIGHT = "case right\np q : Prop\nhp : p\nhq : q\n⊢ q"
+RIGHT_ASSIGNED = "case right\np q : Prop\nhp : p\nhq : q\n⊢ q ∧ True"
+NAT = "n : ℕ\n⊢ n + 0 = n"
+ZERO = "case zero\n⊢ 0 + 0 = 0"
+SUCC = "case succ\nn : ℕ\nih : n + 0 = n\n⊢ n + 1 + 0 = n + 1"
+REPO = LeanGitRepoTestDouble("https://github.com/yangky11/lean4-example", "3f5ff8e6a9d4b9b2b7e4b8e3c0c1c4f1b2a3d4e5")
+
+
+def make_world() -> LeanWorld:
+    return LeanWorld(
+        roots={"and_intro": ROOT, "add_zero": NAT},
+        rules={
+            ROOT: {"constructor": [LEFT, RIGHT], "exact ⟨hp, hq⟩": [], "slow": Slow(30, []), "quick": Slow(3, []),
+                   "congr 1": Crash(), "flaky": Crash(times=1, then=[LEFT]), "give up": ProofGivenUp(),
+                   "exact h": LeanError("unknown identifier 'h'")},
+            LEFT: {"assumption": [], "exact hp": [], "witness": Assigns((), {RIGHT: RIGHT_ASSIGNED})},
+            RIGHT: {"assumption": [], "exact hq": []},
+            NAT: {"simp": [], "induction n": [ZERO, SUCC]},
+            ZERO: {"rfl": []},
+            SUCC: {"omega": []},
+        },
+        init_errors={"broken": "Cannot interact with theorems with the `where` keyword."},
+    )
+
+
+def lean_theorem(name: str) -> lean_dojo.Theorem:
+    return lean_dojo.Theorem(REPO, Path("Lean4Example.lean"), name)
+
+
+THEOREMS = [lean_theorem("and_intro"), lean_theorem("add_zero")]
+
+
+@pytest.fixture
+def world() -> LeanWorld:
+    return make_world()
+
+
+def backend_over(world: LeanWorld, **kwargs) -> LeanBackend:
+    kwargs.setdefault("proof_checker", "replay")
+    return LeanBackend(THEOREMS, dojo_factory=DojoTestDouble.over(world), **kwargs)
+
+
+def env_over(world: LeanWorld, **kwargs):
+    """A Lean-v0 env on the double, made through the registry as a user would make it."""
+    return gym.make("Lean-v0", theorems=THEOREMS, dojo_factory=DojoTestDouble.over(world), proof_checker="replay",
+                    **kwargs)
+
+
+def start(backend: LeanBackend, name: str = "and_intro"):
+    theorem = next(t for t in backend.theorems("test") if t.id == name)
+    return theorem, backend.start(theorem)
+
+
+# -- the double itself -------------------------------------------------------------------------------------
+def _parameters(fn) -> list[tuple[str, object, object]]:
+    return [(p.name, p.kind, p.default) for p in inspect.signature(fn).parameters.values()]
+
+
+def test_double_has_the_signatures_of_the_installed_dojo():
+    public = {n for n, v in vars(DojoTestDouble).items() if callable(v) and not n.startswith("_")} - {"over"}
+    checked = public | {"__init__", "__enter__", "__exit__"}
+    assert {"run_tac", "__init__", "__enter__", "__exit__"} <= checked
+    for name in sorted(checked):
+        assert hasattr(lean_dojo.Dojo, name), f"lean_dojo.Dojo has no {name}: the double drifted"
+        assert _parameters(getattr(DojoTestDouble, name)) == _parameters(getattr(lean_dojo.Dojo, name)), name
+    assert lean_dojo.__version__ == "4.20.0", "the backend and the double were written against lean-dojo 4.20.0"
+
+
+def test_double_reproduces_the_real_faults(world):
+    dojo, state = DojoTestDouble.over(world)(lean_theorem("and_intro"), timeout=5).__enter__()
+    with pytest.raises(lean_dojo.DojoTacticTimeoutError):
+        dojo.run_tac(state, "slow")
+    with pytest.raises(lean_dojo.DojoTacticTimeoutError):  # every later tactic times out too
+        dojo.run_tac(state, "exact ⟨hp, hq⟩")
+    other, state2 = DojoTestDouble.over(world)(lean_theorem("and_intro")).__enter__()
+    with pytest.raises(lean_dojo.DojoCrashError):  # a state id of another Dojo kills Lean
+        other.run_tac(state, "constructor")
+    assert isinstance(state2, lean_dojo.TacticState)
+
+
+# -- goals, commands, scripts ----------------------------------------------------------------------------
+def test_split_goals_matches_lean_dojos_parser():
+    pp = "\n\n".join([LEFT, RIGHT, SUCC])
+    goals = split_goals(pp)
+    assert goals == (LEFT, RIGHT, SUCC)
+    assert len(goals) == len(lean_dojo.TacticState(pp, 1).goals) == 3
+    assert split_goals(NAT) == (NAT,)
+
+
+def test_focused_command_and_proof_script():
+    assert focused_command("simp") == "focus\n  simp"
+    assert focused_command("induction n with\n| zero => rfl\n| succ n ih => simp") == \
+        "focus\n  induction n with\n  | zero => rfl\n  | succ n ih => simp"
+    proof = ProofStep("constructor", children=[ProofStep("assumption"),
+                                               ProofStep("cases h", children=[ProofStep("intro x\nexact x")])])
+    assert proof_script(proof) == "constructor\n· assumption\n· cases h\n  intro x\n  exact x"
+    chain = ProofStep("intro n", children=[ProofStep("simp")])
+    assert proof_script(chain) == "intro n\nsimp"
+
+
+# -- outcome mapping ---------------------------------------------------------------------------------------
+def test_tactic_state_becomes_one_goal_per_lean_goal(world):
+    backend = backend_over(world)
+    _, root = start(backend)
+    assert root.text == ROOT
+    outcome = backend.apply(root, "constructor")
+    assert outcome.kind is OutcomeKind.OK and [g.text for g in outcome.subgoals] == [LEFT, RIGHT]
+    assert [g.data.index for g in outcome.subgoals] == [0, 1]
+    assert outcome.subgoals[0].key != outcome.subgoals[1].key
+
+
+def test_lean_error_and_proof_given_up_are_error_outcomes_with_the_message(world):
+    backend = backend_over(world)
+    _, root = start(backend)
+    error = backend.apply(root, "exact h")
+    assert error.kind is OutcomeKind.ERROR and error.message == "unknown identifier 'h'"
+    given_up = backend.apply(root, "give up")
+    assert given_up.kind is OutcomeKind.ERROR and "sorry" in given_up.message
+    assert backend.apply(root, "no such tactic").kind is OutcomeKind.ERROR
+
+
+def test_proof_finished_closes_the_goal(world):
+    backend = backend_over(world)
+    _, root = start(backend)
+    assert backend.apply(root, "exact ⟨hp, hq⟩").kind is OutcomeKind.PROVED
+
+
+def test_sorry_is_refused_before_reaching_lean(world):
+    backend = backend_over(world)
+    _, root = start(backend)
+    before = len(world.log)
+    for tactic in ("sorry", "exact sorryAx _", "constructor <;> admit"):
+        outcome = backend.apply(root, tactic)
+        assert outcome.kind is OutcomeKind.ERROR and "refuses" in outcome.message
+    assert len(world.log) == before
+    assert backend.apply(root, "exact not_sorry_lemma").kind is OutcomeKind.ERROR  # sent: a word containing it
+    assert world.commands()[-1] == "exact not_sorry_lemma"
+
+
+def test_timeout_restarts_and_replays_so_the_next_tactic_works(world):
+    backend = backend_over(world, tactic_timeout=5)
+    _, root = start(backend)
+    left, right = backend.apply(root, "constructor").subgoals
+    timed_out = backend.apply(root, "slow")
+    assert timed_out.kind is OutcomeKind.TIMEOUT and "restarted" in timed_out.message
+    assert world.log[-1] == ("exit",) and world.open_dojos == 0
+    # the timed-out Dojo would time out again; the backend starts a fresh one and replays to RIGHT's state
+    assert backend.apply(right, "exact hq").kind is OutcomeKind.PROVED
+    assert world.starts() == 2 and world.open_dojos == 1
+    assert world.commands()[-3:] == ["constructor", "rotate_left 1", "focus\n  exact hq"]
+    assert backend.stats == {"starts": 2, "crashes": 0, "timeouts": 1}
+
+
+def test_per_call_timeout_reaches_the_dojo(world):
+    backend = backend_over(world, tactic_timeout=5)
+    _, root = start(backend)
+    assert backend.apply(root, "quick").kind is OutcomeKind.PROVED  # 3 s < 5 s
+    assert backend.apply(root, "quick", timeout=1.0).kind is OutcomeKind.TIMEOUT  # a planner's remaining budget
+
+
+def test_crash_restarts_retries_a_bounded_number_of_times_and_reports(world):
+    backend = backend_over(world, crash_retries=2)
+    _, root = start(backend)
+    outcome = backend.apply(root, "congr 1")
+    assert outcome.kind is OutcomeKind.ERROR
+    assert "crashed" in outcome.message and "Unexpected EOF" in outcome.message and "3 Dojo(s)" in outcome.message
+    assert world.commands().count("congr 1") == 3 and world.starts() == 3
+    assert world.open_dojos == 0  # the next Dojo starts when it is needed
+    assert backend.apply(root, "exact ⟨hp, hq⟩").kind is OutcomeKind.PROVED
+    assert world.starts() == 4
+    flaky = backend.apply(root, "flaky")  # crashes once, works in the fresh Dojo
+    assert flaky.kind is OutcomeKind.OK and [g.text for g in flaky.subgoals] == [LEFT]
+    assert backend.stats["crashes"] == 4
+
+
+def test_restarts_are_bounded_per_theorem(world):
+    backend = backend_over(world, crash_retries=0, max_restarts=3)
+    _, root = start(backend)
+    for _ in range(3):  # three Dojos: the first and two restarts
+        assert backend.apply(root, "congr 1").kind is OutcomeKind.ERROR
+    with pytest.raises(ProverError, match="giving up"):
+        backend.apply(root, "congr 1")
+
+
+def test_init_error_is_a_clear_error_at_reset_naming_the_theorem(world):
+    env = gym.make("Lean-v0", theorems=[lean_theorem("broken")], dojo_factory=DojoTestDouble.over(world))
+    with pytest.raises(ProverError) as caught:
+        env.reset(seed=0)
+    message = str(caught.value)
+    assert "broken" in message and "Lean4Example.lean" in message and "`where` keyword" in message
+    assert isinstance(caught.value.__cause__, lean_dojo.DojoInitError)
+
+
+def test_restart_every_n_applications_replays_to_the_states_needed(world):
+    backend = backend_over(world, restart_every=2)
+    _, root = start(backend, "add_zero")
+    zero, succ = backend.apply(root, "induction n").subgoals
+    assert backend.apply(zero, "rfl").kind is OutcomeKind.PROVED
+    assert world.starts() == 1
+    assert backend.apply(succ, "omega").kind is OutcomeKind.PROVED  # third application: a fresh Dojo first
+    assert world.starts() == 2
+    assert world.commands()[-3:] == ["induction n", "rotate_left 1", "focus\n  omega"]
+
+
+# -- goals other than the first ----------------------------------------------------------------------------
+def test_a_tactic_on_a_later_goal_rotates_it_to_the_front_and_focuses(world):
+    backend = backend_over(world)
+    _, root = start(backend)
+    left, right = backend.apply(root, "constructor").subgoals
+    assert backend.apply(right, "exact hq").kind is OutcomeKind.PROVED
+    assert world.commands()[-2:] == ["rotate_left 1", "focus\n  exact hq"]
+    assert backend.apply(right, "assumption").kind is OutcomeKind.PROVED
+    assert world.commands().count("rotate_left 1") == 1  # the rotated state is reused
+    assert backend.apply(right, "exact hp").kind is OutcomeKind.ERROR  # hp does not prove q
+    assert backend.apply(left, "exact hp").kind is OutcomeKind.PROVED
+
+
+def test_focus_keeps_a_tactic_off_the_other_goals(world):
+    backend = backend_over(world)
+    _, root = start(backend)
+    left, right = backend.apply(root, "constructor").subgoals
+    outcome = backend.apply(left, "all_goals assumption")
+    assert outcome.kind is OutcomeKind.PROVED
+    assert world.commands()[-1] == "focus\n  all_goals assumption"
+    # without focus, the double (like Lean) would have closed RIGHT too and finished the proof
+    dojo, state = DojoTestDouble.over(world)(lean_theorem("and_intro")).__enter__()
+    split = dojo.run_tac(state, "constructor")
+    assert isinstance(dojo.run_tac(split, "all_goals assumption"), lean_dojo.ProofFinished)
+
+
+def test_a_tactic_that_changes_other_goals_is_refused(world):
+    backend = backend_over(world)
+    _, root = start(backend)
+    left, _ = backend.apply(root, "constructor").subgoals
+    outcome = backend.apply(left, "witness")
+    assert outcome.kind is OutcomeKind.ERROR and "other goals" in outcome.message
+
+
+def test_goals_of_an_earlier_attempt_are_refused(world):
+    backend = backend_over(world)
+    _, old_root = start(backend)
+    start(backend, "add_zero")
+    assert world.log.count(("exit",)) == 1  # the first Dojo was closed
+    outcome = backend.apply(old_root, "exact ⟨hp, hq⟩")
+    assert outcome.kind is OutcomeKind.ERROR and "earlier proof attempt" in outcome.message
+
+
+# -- proof checking ----------------------------------------------------------------------------------------
+PROOF = ProofStep("constructor", ROOT, [ProofStep("assumption", LEFT), ProofStep("exact hq", RIGHT)])
+
+
+def test_check_uses_lean_dojos_check_proof_with_the_script(world):
+    calls = []
+
+    def checker(theorem, proof):
+        calls.append((theorem, proof))
+        return True
+
+    backend = backend_over(world, proof_checker=checker)
+    theorem, _ = start(backend)
+    assert backend.check(theorem, PROOF) == (True, "")
+    ((entry, script),) = calls
+    assert entry is THEOREMS[0]
+    assert script == " by\n  constructor\n  · assumption\n  · exact hq"
+    rejecting = backend_over(world, proof_checker=lambda t, p: False)
+    ok, message = rejecting.check(theorem, PROOF)
+    assert not ok and "check_proof rejected" in message
+
+
+def test_check_falls_back_to_replay_in_a_fresh_dojo(world):
+    def cannot_run(theorem, proof):
+        raise lean_dojo.DojoInitError("Cannot interact with theorems with the `where` keyword.")
+
+    backend = backend_over(world, proof_checker=cannot_run)
+    theorem, _ = start(backend)
+    starts = world.starts()
+    ok, message = backend.check(theorem, PROOF)
+    assert ok and "replay" in message
+    assert world.starts() == starts + 1 and world.open_dojos == 1  # the fresh Dojo was closed again
+    wrong = ProofStep("constructor", ROOT, [ProofStep("exact hq", LEFT), ProofStep("exact hq", RIGHT)])
+    ok, message = backend.check(theorem, wrong)
+    assert not ok and "failed" in message
+    assert backend.check(theorem, ProofStep("sorry")) == (False, "the proof uses sorry, admit or sorryAx")
+
+
+# -- premises ----------------------------------------------------------------------------------------------
+def write_benchmark(root: Path) -> Path:
+    """A tiny LeanDojo Benchmark 4 folder: random/{train,val,test}.json and corpus.jsonl."""
+    def record(name, file_path, start, tactics=()):
+        return {"url": REPO.url, "commit": REPO.commit, "file_path": file_path, "full_name": name,
+                "start": start, "end": [start[0] + 2, 0],
+                "traced_tactics": [{"tactic": t, "state_before": ROOT if name == "and_intro" else NAT,
+                                    "state_after": "no goals", "annotated_tactic": [t, []]} for t in tactics]}
+
+    (root / "random").mkdir(parents=True)
+    splits = {"train": [record("add_zero", "Lean4Example/Basic.lean", [10, 0], ["simp"])],
+              "val": [],
+              "test": [record("and_intro", "Lean4Example.lean", [20, 0], ["exact ⟨hp, hq⟩"]),
+                       record("add_zero", "Lean4Example/Basic.lean", [10, 0])]}
+    for name, records in splits.items():
+        (root / "random" / f"{name}.json").write_text(json.dumps(records), encoding="utf-8")
+    corpus = [
+        {"path": "Init/Core.lean", "imports": [], "premises": [{"full_name": "And.intro", "start": [1, 0],
+                                                                "end": [1, 40], "kind": "commonNamed"}]},
+        {"path": "Lean4Example/Basic.lean", "imports": ["Init/Core.lean"],
+         "premises": [{"full_name": "Basic.helper", "start": [3, 0], "end": [5, 0]}]},
+        {"path": "Lean4Example.lean", "imports": ["Lean4Example/Basic.lean"],
+         "premises": [{"full_name": "before_it", "start": [2, 0], "end": [8, 10]},
+                      {"full_name": "after_it", "start": [30, 0], "end": [31, 0]}]},
+        {"path": "Unrelated.lean", "imports": [], "premises": [{"full_name": "unrelated", "start": [1, 0],
+                                                                "end": [2, 0]}]},
+    ]
+    (root / "corpus.jsonl").write_text("\n".join(json.dumps(c) for c in corpus) + "\n", encoding="utf-8")
+    return root
+
+
+def test_premises_from_the_benchmark_corpus_are_in_info(world, tmp_path, monkeypatch):
+    monkeypatch.setattr(lean_dojo, "LeanGitRepo", LeanGitRepoTestDouble)  # its constructor asks GitHub
+    bench = write_benchmark(tmp_path / "leandojo_benchmark_4")
+    env = gym.make("Lean-v0", benchmark=bench, split="test", dojo_factory=DojoTestDouble.over(world),
+                   proof_checker="replay")
+    obs, info = env.reset(options={"theorem": "and_intro"})
+    assert obs == ROOT
+    assert info["premises"] == ("Basic.helper", "And.intro", "before_it")  # imports, then earlier in the file
+    _, _, _, _, info = env.step("constructor")
+    assert "before_it" in info["premises"] and "after_it" not in info["premises"]
+    env.close()
+
+
+def test_benchmark_theorems_open_a_dojo_on_theorem_leangitrepo_path_name(world, tmp_path, monkeypatch):
+    built = []
+
+    def repo(url, commit):
+        built.append((url, commit))
+        return LeanGitRepoTestDouble(url, commit)
+
+    monkeypatch.setattr(lean_dojo, "LeanGitRepo", repo)
+    backend = LeanBackend(benchmark=write_benchmark(tmp_path / "b"), dojo_factory=DojoTestDouble.over(world))
+    for theorem in backend.theorems("test"):
+        backend.start(theorem)
+        entry = backend.lean_theorem(theorem)
+        assert isinstance(entry, lean_dojo.Theorem) and entry.full_name == theorem.id
+        assert entry.repo == LeanGitRepoTestDouble(REPO.url, REPO.commit) and entry.file_path.suffix == ".lean"
+    assert built == [(REPO.url, REPO.commit)]  # one repository object for both theorems
+    backend.close()
+    assert world.open_dojos == 0
+
+
+# -- the Gymnasium env -------------------------------------------------------------------------------------
+def test_check_env_passes_against_the_double(world):
+    env = env_over(world, split="test")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_env(env.unwrapped, skip_render_check=True)
+    obs, info = env.reset(seed=3, options={"theorem": "add_zero"})
+    assert obs == NAT and obs in env.observation_space and info["premises"] == ()
+    obs, reward, terminated, truncated, info = env.step("induction n")
+    assert obs == ZERO and obs in env.observation_space and info["open_goals"] == 2
+    obs, *_ = env.step("rfl")
+    assert obs == SUCC and "ℕ" in obs
+    _, reward, terminated, _, info = env.step("omega")
+    assert (reward, terminated, info["proved"]) == (1.0, True, True)
+    env.close()
+
+
+def test_reset_with_a_lean_theorem_option(world):
+    env = env_over(world)
+    obs, info = env.reset(options={"lean_theorem": lean_theorem("add_zero")})
+    assert obs == NAT and info["theorem_id"] == "add_zero"
+    obs, _ = env.reset(options={"url": REPO.url, "commit": REPO.commit, "file_path": "Lean4Example.lean",
+                                "full_name": "and_intro"})
+    assert obs == ROOT
+
+
+@pytest.mark.parametrize("planner", sorted(PLANNERS))
+def test_every_planner_proves_with_the_model_free_policy(world, planner):
+    env = env_over(world, split="valid")
+    env.reset(options={"theorem": "and_intro"})
+    result = make_planner(planner, max_expansions=20, time_limit=30).search(env)
+    assert result.proved, (result.stop_reason, result.replay_message)
+    assert result.proof.tactic == "constructor" and sorted(c.tactic for c in result.proof.children) == \
+        ["assumption", "assumption"]
+    assert result.trace.header["theorem_data"]["full_name"] == "and_intro"
+    assert result.trace.header["prover_version"] == "lean-dojo 4.20.0"
+    env.close()
+    assert world.open_dojos == 0
+
+
+def test_env_without_theorems_says_what_to_pass(world):
+    env = gym.make("Lean-v0", dojo_factory=DojoTestDouble.over(world))
+    with pytest.raises(ValueError, match="benchmark=DIR or theorems="):
+        env.reset()
+
+
+class PicklableDouble(DojoTestDouble):
+    world = make_world()
+
+
+def test_backend_pickles_without_its_lean_process():
+    backend = LeanBackend(THEOREMS, dojo_factory=PicklableDouble, proof_checker="replay")
+    _, root = start(backend)
+    copy = pickle.loads(pickle.dumps(backend))
+    assert copy._session is None and [t.id for t in copy.theorems("train")] == ["and_intro", "add_zero"]
+    assert copy.apply(root, "exact ⟨hp, hq⟩").kind is OutcomeKind.ERROR  # that attempt stayed behind
+    _, root = start(copy)
+    assert copy.apply(root, "exact ⟨hp, hq⟩").kind is OutcomeKind.PROVED
+    backend.close()
+    copy.close()
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"tactic_timeout": 0}, "tactic_timeout"), ({"restart_every": 0}, "restart_every"),
+    ({"crash_retries": -1}, "crash_retries"), ({"proof_checker": "nope"}, "proof_checker"),
+])
+def test_bad_settings_are_value_errors(world, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        backend_over(world, **kwargs)
+
+
+# -- without Lean ------------------------------------------------------------------------------------------
+def test_make_without_lean_fails_with_one_clear_message(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no lake here, even on a machine with Lean
+    with pytest.raises(DependencyNotInstalled) as caught:
+        gym.make("Lean-v0")
+    message = str(caught.value)
+    assert "Lean-v0 needs a Lean 4 toolchain" in message and "lake" in message and "elan" in message
+    assert "docs/lean.md" in message
+    frames = [f.filename for f in __import__("traceback").extract_tb(caught.value.__traceback__)]
+    assert not any("lean_dojo" in f for f in frames) and caught.value.__cause__ is None
+    assert isinstance(caught.value, aitp_gym.AitpError)
+
+
+def test_importing_aitp_gym_and_the_lean_env_does_not_import_lean_dojo():
+    code = textwrap.dedent("""\
+        import sys, aitp_gym, aitp_gym.envs.lean.env
+        from aitp_gym.envs.lean import LeanBackend
+        assert "lean_dojo" not in sys.modules
+        LeanBackend().theorems("test")
+        assert "lean_dojo" not in sys.modules
+        """)
+    subprocess.run([sys.executable, "-c", code], check=True)
