@@ -122,9 +122,32 @@ def prepare_output(out: Path, overwrite: bool) -> None:
 
 
 # -- commands ----------------------------------------------------------------------------------------------
+def _benchmark_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """``--benchmark DIR`` (Lean-v0 only) as an env argument."""
+    if args.benchmark is None:
+        return {}
+    if args.env != "Lean-v0":
+        raise UsageError(f"--benchmark is for Lean-v0 (a LeanDojo Benchmark 4 folder), not {args.env}")
+    return {"benchmark": args.benchmark}
+
+
+def _theorem_lister(args: argparse.Namespace) -> Any:
+    """What lists the theorems: the env's backend; for Lean-v0 a backend alone, since listing a benchmark
+    needs neither Lean nor lean_dojo."""
+    if args.env != "Lean-v0":
+        return _make_env(args.env, args.split, **_benchmark_kwargs(args)).unwrapped.backend
+    from aitp_gym.envs.lean.backend import LeanBackend
+
+    if args.benchmark is None:
+        raise UsageError("Lean-v0 lists the theorems of a LeanDojo Benchmark 4 folder: pass --benchmark DIR")
+    try:
+        return LeanBackend(benchmark=args.benchmark)
+    except ValueError as e:
+        raise UsageError(f"--benchmark: {e}") from None
+
+
 def cmd_theorems(args: argparse.Namespace) -> int:
-    env = _make_env(args.env, args.split)
-    theorems = env.unwrapped.backend.theorems(args.split)
+    theorems = _theorem_lister(args).theorems(args.split)
     shown = theorems[: args.limit] if args.limit else theorems
     if args.json:
         for t in shown:
@@ -143,7 +166,13 @@ def cmd_prove(args: argparse.Namespace) -> int:
     # the settings, the environment id, the theorem ids, the critic, and last (it may delete an old run) --out.
     planner = build_planner(args)
     env_kwargs = {} if args.tactic_timeout is None else {"tactic_timeout": args.tactic_timeout}
-    env = _make_env(args.env, args.split, **env_kwargs)
+    env_kwargs.update(_benchmark_kwargs(args))
+    try:
+        env = _make_env(args.env, args.split, **env_kwargs)
+    except ValueError as e:
+        if args.benchmark is None:
+            raise
+        raise UsageError(f"--benchmark: {e}") from None  # not a benchmark folder
     try:
         return _prove(args, env, planner, tqdm)
     finally:
@@ -397,6 +426,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a planner setting, repeatable: htps exploration, descents_per_batch, virtual_loss, "
                             "depth_penalty; updown depth_discount, temperature; fringe score, temperature; "
                             "early_stop, check_proof for all")
+    prove.add_argument("--benchmark", default=None, metavar="DIR",
+                       help="Lean-v0: a LeanDojo Benchmark 4 folder (its root or random/ or novel_premises/)")
     prove.add_argument("--seed", type=nonnegative_int, default=0,
                        help="seed passed to env.reset and recorded in traces")
     prove.add_argument("--out", default=None, metavar="FOLDER",
@@ -418,6 +449,8 @@ def build_parser() -> argparse.ArgumentParser:
     theorems.add_argument("--limit", type=positive_int, default=None, metavar="N",
                           help="list only the first N (default: all)")
     theorems.add_argument("--json", action="store_true", help="one JSON object per line, statement exact")
+    theorems.add_argument("--benchmark", default=None, metavar="DIR",
+                          help="Lean-v0: a LeanDojo Benchmark 4 folder (its root or random/ or novel_premises/)")
     theorems.set_defaults(func=cmd_theorems)
 
     loop = sub.add_parser("loop", help="learn: prove, train on the traces, reload, evaluate, round after round",
