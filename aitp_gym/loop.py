@@ -32,6 +32,8 @@ from typing import Any
 
 from aitp_gym.trace import atomic_write_text, iter_traces
 
+HOLIST_SETTINGS_FILE = "aitp_holist_model.json"  # agents.holist_model.SETTINGS_FILE, without importing torch
+
 # ---------------------------------------------------------------------------------------------- configuration
 
 
@@ -62,7 +64,8 @@ class ModelConfig:
     """The starting models."""
 
     policy: str = "seq2seq"
-    """uniform (model-free) | seq2seq (a fresh tiny model) | a checkpoint folder."""
+    """uniform (model-free) | seq2seq (a fresh tiny model) | holist (a fresh HOList tactic-and-premise model, for
+    HOList-v0) | a checkpoint folder of either."""
     critic: str = "value"
     """default (the env's model-free critic) | value (a fresh tiny critic) | a checkpoint folder."""
     pretrain_steps: int = 0
@@ -81,7 +84,7 @@ class LearnConfig:
     """Which learners run each round, and how long."""
 
     learners: list[str] = field(default_factory=lambda: ["seq2seq", "critic"])
-    """Any of seq2seq, dpo, ilql, critic (applied in this order)."""
+    """Any of seq2seq, dpo, ilql, critic (for a seq2seq policy), premise (for the HOList model), in this order."""
     steps: int = 150
     """Optimiser steps per learner per round."""
     batch_size: int = 32
@@ -112,11 +115,17 @@ class LoopConfig:
     def __post_init__(self) -> None:
         if self.rounds < 0 or self.workers < 1:
             raise ValueError("rounds must be >= 0 and workers >= 1")
-        bad = set(self.learn.learners) - {"seq2seq", "dpo", "ilql", "critic"}
+        bad = set(self.learn.learners) - {"seq2seq", "dpo", "ilql", "critic", "premise"}
         if bad:
-            raise ValueError(f"unknown learners {sorted(bad)}: choose from seq2seq, dpo, ilql, critic")
-        if self.model.policy == "uniform" and set(self.learn.learners) & {"seq2seq", "dpo", "ilql"}:
-            raise ValueError("policy learners need a model policy: set model.policy to seq2seq or a checkpoint")
+            raise ValueError(f"unknown learners {sorted(bad)}: choose from seq2seq, dpo, ilql, critic, premise")
+        policy_learners = set(self.learn.learners) & {"seq2seq", "dpo", "ilql", "premise"}
+        if self.model.policy == "uniform" and policy_learners:
+            raise ValueError("policy learners need a model policy: set model.policy to seq2seq, holist or a "
+                             "checkpoint")
+        if self.model.policy == "holist" and policy_learners - {"premise"}:
+            raise ValueError("the HOList model trains with the premise learner, not seq2seq, dpo or ilql")
+        if self.model.policy == "seq2seq" and "premise" in policy_learners:
+            raise ValueError("the premise learner trains the HOList model: set model.policy to holist")
         from aitp_gym.agents.text import GOAL_VIEWS
 
         if self.model.goal_view != "auto" and self.model.goal_view not in GOAL_VIEWS:
@@ -223,10 +232,16 @@ def _torch_threads(n: int) -> None:
 
 
 def load_policy(spec: str, num_candidates: int = 8, goal_view: str = "full") -> Any:
-    """None for the model-free policy; else a ``Seq2SeqPolicy`` (a fresh tiny one reading ``goal_view``, or a
-    checkpoint, which keeps its own view)."""
+    """None for the model-free policy; a ``HOListPolicy`` for ``holist`` (fresh) or a HOList checkpoint folder;
+    else a ``Seq2SeqPolicy`` (a fresh tiny one reading ``goal_view``, or a checkpoint, which keeps its own view)."""
     if spec == "uniform":
         return None
+    if spec == "holist" or (Path(spec) / HOLIST_SETTINGS_FILE).is_file():
+        from aitp_gym.agents.holist_model import HOListPolicy
+
+        if spec == "holist":
+            return HOListPolicy.tiny(num_candidates=num_candidates)
+        return HOListPolicy.from_pretrained(spec, num_candidates=num_candidates)
     from aitp_gym.agents.seq2seq import GenerationSettings, Seq2SeqPolicy
 
     if spec == "seq2seq":
@@ -422,7 +437,7 @@ class Loop:
         step_offset = (r - 1) * c.learn.steps
         common = dict(steps=c.learn.steps, batch_size=c.learn.batch_size, lr=c.learn.lr, seed=c.seed + r)
         for name in c.learn.learners:
-            data = buffers["critic" if name == "critic" else name]
+            data = buffers["critic" if name == "critic" else "seq2seq" if name == "premise" else name]
             if not data:
                 self.log(f"round {r}: no {name} examples yet; {name} skipped")
                 continue
@@ -436,6 +451,11 @@ class Loop:
 
                 res = train_dpo(policy, data, DPOSettings(**common), self._logger(), step_offset,
                                 progress=self.progress)
+            elif name == "premise":
+                from aitp_gym.agents.learners.premise import PremiseSettings, train_premise
+
+                res = train_premise(policy, data, PremiseSettings(**common), self._logger(), step_offset,
+                                    progress=self.progress)
             elif name == "ilql":
                 from aitp_gym.agents.learners.ilql import ILQLSettings, train_ilql
 
@@ -502,7 +522,7 @@ class Loop:
         view = resolve_goal_view(c)
         policy, critic = load_policy(policy_spec, c.model.num_candidates, view), load_critic(critic_spec, view)
         # a model counts as trained once a round (or pre-training) has trained it, or if it was given as a checkpoint
-        trained = {"policy": c.model.policy != "seq2seq", "critic": c.model.critic != "value"}
+        trained = {"policy": c.model.policy not in ("seq2seq", "holist"), "critic": c.model.critic != "value"}
         if done:
             trained.update(done[-1].get("trained", {}))
         if start == 0:
@@ -628,7 +648,7 @@ def _flat(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-_LEARNERS_OF = {"policy": ("seq2seq", "dpo", "ilql"), "critic": ("critic",)}
+_LEARNERS_OF = {"policy": ("seq2seq", "dpo", "ilql", "premise"), "critic": ("critic",)}
 
 
 def _summarise(results: list[dict[str, Any]]) -> dict[str, Any]:

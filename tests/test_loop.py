@@ -84,6 +84,25 @@ def test_config_errors_name_the_allowed_keys(tmp_path):
     assert out.returncode == 2 and out.stderr.count("\n") == 1 and "allowed in prove." in out.stderr
 
 
+def test_the_holist_model_is_a_loop_policy(tmp_path):
+    from aitp_gym.agents.holist_model import HOListPolicy
+    from aitp_gym.loop import load_policy
+
+    with pytest.raises(ValueError, match="premise learner trains the HOList model"):
+        load_config(None, ["learn.learners=[premise]"])  # the default policy is seq2seq
+    with pytest.raises(ValueError, match="trains with the premise learner"):
+        load_config(None, ["model.policy=holist", "learn.learners=[seq2seq]"])
+    config = load_config(ROOT / "configs/holist.yaml")
+    assert config.model.policy == "holist" and "premise" in config.learn.learners
+    fresh = load_policy("holist", num_candidates=4)
+    assert isinstance(fresh, HOListPolicy) and fresh.settings.num_candidates == 4
+    fresh.save_pretrained(tmp_path / "policy")
+    again = load_policy(str(tmp_path / "policy"), num_candidates=4)  # a checkpoint folder is recognised
+    assert isinstance(again, HOListPolicy)
+    goal = "|- !n. n + 0 = n"
+    assert again.propose([goal], 4) == fresh.propose([goal], 4)
+
+
 def test_every_shipped_config_loads():
     configs = sorted((ROOT / "configs").glob("*.yaml"))
     assert configs
