@@ -1,13 +1,15 @@
 """A test double of ``lean_dojo.Dojo``, for unit tests of Lean-v0 on machines without Lean.
 
 ``DojoTestDouble`` is not Lean: it plays a scripted ``LeanWorld`` (goal text → tactic → effect) and
-interprets only the goal-handling commands the backend sends (``rotate_left n``, ``focus`` and
-``all_goals``) the way Lean does. It returns lean_dojo's own result types (``TacticState``,
-``ProofFinished``, ``LeanError``, ``ProofGivenUp``) and raises lean_dojo's own exceptions
-(``DojoInitError``, ``DojoCrashError``, ``DojoTacticTimeoutError``), and it reproduces the known faults
-of the real one: after a tactic timeout every later tactic of that Dojo times out, after a crash the
-process is gone, and state ids of one Dojo are unknown to another. ``tests/test_lean.py`` checks that
-its public methods have the signatures of the installed ``lean_dojo.Dojo``.
+interprets only the goal-handling commands the backend sends (``rotate_left n``, ``focus``, ``all_goals``,
+tactic sequences one per line and ``·`` bullets) the way Lean does. As Lean's REPL does, it parses a
+request as one tactic (a bare multi-line sequence is a parse error), and it validates a proof only when no
+goals are left: only then can it answer ``ProofFinished``, or refuse the proof (``kernel_rejects``). It
+returns lean_dojo's own result types (``TacticState``, ``ProofFinished``, ``LeanError``, ``ProofGivenUp``)
+and raises lean_dojo's own exceptions (``DojoInitError``, ``DojoCrashError``, ``DojoTacticTimeoutError``),
+and it reproduces the known faults of the real one: after a tactic timeout every later tactic of that Dojo
+times out, after a crash the process is gone, and state ids of one Dojo are unknown to another.
+``tests/test_lean.py`` checks that its public methods have the signatures of the installed ``lean_dojo.Dojo``.
 
 It is a test fixture only: nothing in the package refers to it.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 import itertools
 import textwrap
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -57,7 +60,8 @@ class Crash:
 
 @dataclass(frozen=True)
 class Assigns:
-    """Subgoals for the goal, and other goals rewritten (a metavariable they share was assigned)."""
+    """Subgoals for the goal, and other goals rewritten (a metavariable they share was assigned); a goal
+    rewritten to ``None`` is solved by the assignment, and disappears."""
 
     subgoals: tuple[str, ...]
     rewrites: dict[str, str]
@@ -72,6 +76,10 @@ class LeanWorld:
     roots: dict[str, str]
     rules: dict[str, dict[str, Any]]
     init_errors: dict[str, str] = field(default_factory=dict)
+    # full name -> what ``__enter__`` raises after Lean started (lean_dojo raises AssertionError and others)
+    start_faults: dict[str, BaseException] = field(default_factory=dict)
+    # full names whose finished proofs Lean refuses at the final check (as a kernel type check failure)
+    kernel_rejects: set[str] = field(default_factory=set)
     log: list[tuple[Any, ...]] = field(default_factory=list)  # ("start", name), ("run", command), ("exit",)
     crashes_so_far: dict[tuple[str, str], int] = field(default_factory=dict)
     open_dojos: int = 0
@@ -116,12 +124,16 @@ class DojoTestDouble:
         world.log.append(("start", name))
         if name in world.init_errors:
             raise DojoInitError(world.init_errors[name])
-        if name not in world.roots:
+        # a root may be given for one file ("file_path:full_name") or for the name in any file
+        root = world.roots.get(f"{Path(self.entry.file_path).as_posix()}:{name}", world.roots.get(name))
+        if root is None:
             raise DojoInitError(f"Failed to locate the theorem with `{name}` as its fully qualified name.")
         self.proc = SimpleNamespace(timeout=self.timeout)  # lean_dojo's is a pexpect.spawn
         self._alive = True
         world.open_dojos += 1
-        return self, self._state((world.roots[name],))
+        if name in world.start_faults:  # Lean runs, and then lean_dojo fails (no __exit__: the caller's job)
+            raise world.start_faults[name]
+        return self, self._state((root,))
 
     def __exit__(self, exc_type, exc_val, exc_tb):
         self.world.log.append(("exit",))
@@ -143,11 +155,17 @@ class DojoTestDouble:
             raise DojoCrashError("Unexpected EOF")
         goals = list(self._states[state.id])
         self._assigned = {}
+        if len(_sequence(tactic)) != 1:  # the REPL parses the request as one tactic
+            return LeanError("<stdin>:2:0: unexpected token; expected end of input")
         result = self._run(goals, tactic)
         if isinstance(result, (LeanError, ProofGivenUp)):
             return result
-        result = [self._assigned.get(g, g) for g in result]  # focus hides goals, not their metavariables
-        if not result:
+        # focus hides goals, not their metavariables; a goal assigned to None was solved by the assignment
+        result = [self._assigned.get(g, g) for g in result]
+        result = [g for g in result if g is not None]
+        if not result:  # only now does Lean validate the proof (kernel check, sorry)
+            if self.entry.full_name in self.world.kernel_rejects:
+                return LeanError("kernel type check failed: (kernel) declaration has metavariables (test double)")
             return ProofFinished(next(self._ids), None)
         return self._state(tuple(result))
 
@@ -163,6 +181,23 @@ class DojoTestDouble:
 
     def _run(self, goals: list[str], tactic: str) -> Any:
         """The goals after ``tactic`` (a list), or a LeanError / ProofGivenUp."""
+        items = _sequence(tactic)
+        if len(items) > 1:  # a tactic sequence: one after the other
+            for item in items:
+                goals = self._run(goals, item)
+                if not isinstance(goals, list):
+                    return goals
+            return goals
+        tactic = items[0] if items else tactic
+        if tactic.startswith("·"):  # a bullet: focus on the main goal, which the block must close
+            if not goals:
+                return LeanError("no goals to be proved")
+            result = self._run(goals[:1], textwrap.dedent(" " + tactic[1:]))
+            if not isinstance(result, list):
+                return result
+            if result:
+                return LeanError("unsolved goals\n" + "\n\n".join(result))
+            return goals[1:]
         if tactic.startswith("rotate_left"):
             n = int(tactic.split()[1]) if len(tactic.split()) > 1 else 1
             n %= max(1, len(goals))
@@ -205,3 +240,15 @@ class DojoTestDouble:
         if isinstance(effect, (list, tuple)):
             return list(effect) + goals[1:]
         return LeanError(f"<stdin>:1:0: unknown tactic {tactic!r} here (test double)")
+
+
+def _sequence(text: str) -> list[str]:
+    """The tactics of a tactic sequence, one per line at the block's indentation: a more indented line, or
+    one starting with ``|`` (an alternative of ``induction ... with``), continues the tactic before it."""
+    items: list[str] = []
+    for line in textwrap.dedent(text.strip("\n")).splitlines():
+        if items and (not line.strip() or line[0].isspace() or line.startswith("|")):
+            items[-1] += "\n" + line
+        elif line.strip():
+            items.append(line)
+    return [item.rstrip() for item in items]

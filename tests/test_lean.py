@@ -12,6 +12,7 @@ import pickle
 import subprocess
 import sys
 import textwrap
+import time
 import warnings
 from pathlib import Path
 
@@ -283,25 +284,23 @@ def test_goals_of_an_earlier_attempt_are_refused(world):
 PROOF = ProofStep("constructor", ROOT, [ProofStep("assumption", LEFT), ProofStep("exact hq", RIGHT)])
 
 
-def test_check_uses_lean_dojos_check_proof_with_the_script(world):
-    calls = []
+def test_check_uses_lean_dojos_check_proof_with_the_script(world, tmp_path):
+    record = tmp_path / "calls.json"
 
-    def checker(theorem, proof):
-        calls.append((theorem, proof))
+    def checker(theorem, proof):  # runs in a child process: it reports through a file
+        record.write_text(json.dumps([theorem.full_name, str(theorem.file_path), proof]), encoding="utf-8")
         return True
 
     backend = backend_over(world, proof_checker=checker)
     theorem, _ = start(backend)
+    starts = world.starts()
     assert backend.check(theorem, PROOF) == (True, "")
-    ((entry, script),) = calls
-    assert entry is THEOREMS[0]
-    assert script == " by\n  constructor\n  · assumption\n  · exact hq"
-    rejecting = backend_over(world, proof_checker=lambda t, p: False)
-    ok, message = rejecting.check(theorem, PROOF)
-    assert not ok and "check_proof rejected" in message
+    assert json.loads(record.read_text()) == ["and_intro", "Lean4Example.lean",
+                                              " by\n  constructor\n  · assumption\n  · exact hq"]
+    assert world.starts() == starts  # no replay was needed
 
 
-def test_check_falls_back_to_replay_in_a_fresh_dojo(world):
+def test_check_falls_back_to_a_whole_script_replay_in_a_fresh_dojo(world):
     def cannot_run(theorem, proof):
         raise lean_dojo.DojoInitError("Cannot interact with theorems with the `where` keyword.")
 
@@ -309,12 +308,58 @@ def test_check_falls_back_to_replay_in_a_fresh_dojo(world):
     theorem, _ = start(backend)
     starts = world.starts()
     ok, message = backend.check(theorem, PROOF)
-    assert ok and "replay" in message
+    assert ok and "could not run (DojoInitError" in message and "replay in a fresh Dojo" in message
     assert world.starts() == starts + 1 and world.open_dojos == 1  # the fresh Dojo was closed again
+    # the whole script went to Lean as one tactic block, from the start state
+    assert world.commands()[-1] == "focus\n  constructor\n  · assumption\n  · exact hq"
     wrong = ProofStep("constructor", ROOT, [ProofStep("exact hq", LEFT), ProofStep("exact hq", RIGHT)])
     ok, message = backend.check(theorem, wrong)
-    assert not ok and "failed" in message
+    assert not ok and "rejected it" in message
     assert backend.check(theorem, ProofStep("sorry")) == (False, "the proof uses sorry, admit or sorryAx")
+
+
+def test_replay_check_needs_lean_to_finish_the_whole_proof(world):
+    """Lean validates a proof (kernel check, sorry) only when no goals are left, so replaying goal by goal,
+    which closes each branch in its own state, never reaches that check for a proof that branches."""
+    world.kernel_rejects.add("and_intro")
+    backend = backend_over(world)  # proof_checker="replay"
+    theorem, _ = start(backend)
+    ok, message = backend.check(theorem, PROOF)
+    assert not ok and "kernel type check failed" in message
+    world.kernel_rejects.clear()
+    assert backend.check(theorem, PROOF) == (True, "")
+    unfinished = ProofStep("constructor", ROOT, [ProofStep("assumption", LEFT)])  # RIGHT stays open
+    ok, message = backend.check(theorem, unfinished)
+    assert not ok and "1 goal(s) open" in message
+    assert backend.check(theorem, ProofStep("exact ⟨hp, hq⟩")) == (True, "")
+
+
+def test_check_proof_returning_false_is_settled_by_the_replay_and_said_so(world):
+    backend = backend_over(world, proof_checker=lambda theorem, proof: False)
+    theorem, _ = start(backend)
+    ok, message = backend.check(theorem, PROOF)
+    assert ok and "check_proof returned False" in message and "which accepted it" in message
+    wrong = ProofStep("constructor", ROOT, [ProofStep("exact hq", LEFT), ProofStep("exact hq", RIGHT)])
+    ok, message = backend.check(theorem, wrong)
+    assert not ok and "check_proof returned False" in message and "rejected it" in message
+
+
+def test_check_proof_has_a_time_limit(world, tmp_path):
+    finished = tmp_path / "finished"
+
+    def slow(theorem, proof):
+        time.sleep(30)
+        finished.write_text("yes")
+        return False
+
+    backend = backend_over(world, proof_checker=slow, check_timeout=0.5)
+    theorem, _ = start(backend)
+    t0 = time.perf_counter()
+    ok, message = backend.check(theorem, PROOF)
+    assert time.perf_counter() - t0 < 10
+    assert ok and "did not finish within 0.5 s" in message and "which accepted it" in message
+    time.sleep(0.2)
+    assert not finished.exists()  # the checking process was killed, not left running
 
 
 # -- premises ----------------------------------------------------------------------------------------------

@@ -14,26 +14,38 @@ Written against lean-dojo 4.20.0. What it hides from the caller:
   only its goal (``all_goals``, ``case``, ``<;>`` included), and ``rotate_left``/``focus`` are core
   tactics, unlike Mathlib's ``pick_goal``/``on_goal``. The new subgoals are then the first goals of the
   result and the other goals follow unchanged; a result where the other goals changed (shared
-  metavariables were assigned) is refused as an error outcome, because the tree treats goals as
-  independent. A found proof is written the same way, with ``·`` bullets (``proof_script``).
+  metavariables were assigned), or were closed along with the focused goal (``ProofFinished`` while the
+  state had other goals), is refused as an error outcome, because the tree treats goals as independent.
+  A multi-line tactic is always sent under ``focus`` (Lean's REPL parses one tactic per request, and
+  ``focus`` takes a tactic sequence), with one goal or several. A found proof is written the same way,
+  with ``·`` bullets (``proof_script``).
 * **Failures.** ``LeanError`` and ``ProofGivenUp`` are error outcomes with Lean's message; ``ProofFinished``
-  and a result without the goal close it. ``DojoTacticTimeoutError`` is a timeout outcome, and the Dojo is
-  then restarted (a Dojo that timed out times out on every later tactic); ``DojoCrashError`` restarts it too
-  and the tactic is retried in the fresh Dojo up to ``crash_retries`` times, the crash reported in the
-  outcome's message. A restarted Dojo is replayed lazily, on first use, to the states that are needed, by
-  re-running the tactics that led to them. The Dojo is also restarted every ``restart_every`` applications,
-  to bound Lean's memory.
+  (when the state had no other goals) and a result without the goal close it. ``DojoTacticTimeoutError`` is
+  a timeout outcome, and the Dojo is then restarted (a Dojo that timed out times out on every later
+  tactic); ``DojoCrashError`` restarts it too and the tactic is retried in the fresh Dojo up to
+  ``crash_retries`` times, the crash reported in the outcome's message. A restarted Dojo is replayed
+  lazily, on first use, to the states that are needed, by re-running the tactics that led to them. The
+  Dojo is also restarted every ``restart_every`` applications,
+  to bound Lean's memory. A tactic whose time budget is below ``MIN_TACTIC_TIMEOUT`` is a timeout outcome
+  without reaching Lean (it would time out and cost a restart); a timeout while reaching the goal's state
+  (replay, ``rotate_left``) is reported as that, not as the tactic's.
 * **Proof checking.** ``check`` runs lean_dojo's ``check_proof`` (the whole file, with the proof script in
-  place of the human proof). When it cannot run (for example a theorem declared with ``where``), the proof
-  is replayed in a fresh Dojo, whose final step Lean validates itself (kernel check, no ``sorry``).
+  place of the human proof) in a child process killed after ``check_timeout`` seconds. When it cannot run
+  (for example a theorem declared with ``where``), does not finish in time, or returns False (which does not
+  tell a wrong proof from a Lean that failed for another reason), the whole proof script is replayed in a
+  fresh Dojo as one tactic block from the theorem's start state, and must give ``ProofFinished``: Lean's
+  REPL kernel-checks a proof, and refuses ``sorry``, only when a state has no goals left.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
 import math
+import multiprocessing
+import os
 import re
 import shutil
+import signal
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -43,15 +55,17 @@ from typing import Any
 from aitp_gym.backend import SPLITS, Theorem
 from aitp_gym.envs.lean.benchmark import (
     ENV_ID,
+    REQUIRED_FIELDS,
     PremiseCorpus,
     corpus_path,
     load_split,
     resolve_benchmark,
     theorem_from_record,
+    unique_ids,
 )
 from aitp_gym.errors import DependencyNotInstalled, ProverError
 from aitp_gym.optional import require
-from aitp_gym.proof import ProofStep, replay_proof
+from aitp_gym.proof import ProofStep
 from aitp_gym.tree import Goal, Outcome
 
 DEFAULT_TACTIC_TIMEOUT = 10.0  # seconds per tactic
@@ -59,14 +73,22 @@ DEFAULT_INIT_TIMEOUT = 600  # seconds for a Dojo to start (``import Mathlib`` al
 DEFAULT_RESTART_EVERY = 400  # tactic applications between Dojo restarts (Lean's memory only grows)
 DEFAULT_CRASH_RETRIES = 1
 DEFAULT_MAX_RESTARTS = 50  # Dojo starts per theorem before tactics are refused outright
+DEFAULT_CHECK_TIMEOUT = 900.0  # seconds for lean_dojo.check_proof, which compiles the theorem's whole file
+MIN_TACTIC_TIMEOUT = 0.05  # seconds: with less budget left, a tactic is a timeout without reaching Lean
 
 INSTALL_LEAN = ("Install elan, Lean's toolchain manager (curl https://raw.githubusercontent.com/leanprover/elan/"
                 "master/elan-init.sh -sSf | sh), open a new shell so that ~/.elan/bin is on PATH, then trace your "
-                "repository with LeanDojo; docs/lean.md walks through it.")
+                "repository with LeanDojo. lean-dojo 4.20.0 needs a repository on Lean 4.18 or older (its "
+                "lean-toolchain): Lean 4.19 and newer reject the --memory option it passes. docs/lean.md walks "
+                "through it.")
 
 # Tactics a search must not use: they close goals without proving them. Lean itself refuses a finished proof
 # that uses them (ProofGivenUp), but only once every goal is closed; refusing them here keeps the tree honest.
-FORBIDDEN_TACTIC = re.compile(r"(?<![\w.'])(sorry|admit|sorryAx)(?![\w'])")
+# Any identifier component counts, after a dot too (``_root_.sorryAx``, ``Lean.sorryAx``, ``«sorry»``);
+# a longer name that contains one (``not_sorry_lemma``, ``sorry'``) is another name and passes.
+# ``native_decide`` is not refused: it is a real proof that trusts Lean's compiler (axiom ``Lean.ofReduceBool``),
+# and check_proof and the Dojo accept it; see docs/lean.md.
+FORBIDDEN_TACTIC = re.compile(r"(?<![\w'])(sorry|admit|sorryAx)(?![\w'])")
 
 # The model-free policy's candidates: core Lean 4 tactics only (no Mathlib), so they parse in any project.
 CANDIDATE_TACTICS = ("rfl", "trivial", "decide", "assumption", "contradiction", "intro", "intros", "constructor",
@@ -115,6 +137,15 @@ def _indent(text: str, prefix: str) -> str:
 def focused_command(tactic: str) -> str:
     """``tactic`` under ``focus``: it sees the main goal only, whatever it does (``all_goals``, ``case``)."""
     return "focus\n" + _indent(tactic.strip("\n"), "  ")
+
+
+def tactic_command(tactic: str, goals: int) -> str:
+    """What is sent to Lean for ``tactic`` on the main goal of a state with ``goals`` goals: a one-line tactic
+    on a lone goal as it is, anything else under ``focus``. Lean's REPL parses each request as one tactic, so
+    a multi-line tactic sequence needs the ``focus`` block with one goal as much as with several."""
+    if goals == 1 and "\n" not in tactic.strip("\n"):
+        return tactic
+    return focused_command(tactic)
 
 
 def proof_script(proof: ProofStep) -> str:
@@ -174,12 +205,22 @@ class _Session:
             raise ProverError(f"Lean-v0 started a Dojo {self.starts} times for {self.describe()}; giving up "
                               "(max_restarts)")
         self.starts += 1
-        context = self.backend.dojo_factory(self.entry, timeout=self.backend.init_timeout)
+        context = None
         try:
+            context = self.backend.dojo_factory(self.entry, timeout=self.backend.init_timeout)
             dojo, state = context.__enter__()
-        except ld.DojoInitError as e:
-            raise ProverError(f"Lean-v0 could not start a Dojo for {self.describe()}: {e}") from e
-        except (ld.DojoCrashError, ld.DojoTacticTimeoutError) as e:
+        except BaseException as e:
+            # lean_dojo raises more than its own errors here (AssertionError for a repo traced by an old
+            # LeanDojo, git and tracing errors, ...). A Lean process may already run: end it.
+            if context is not None and getattr(context, "proc", None) is not None:
+                try:
+                    context.__exit__(None, None, None)
+                except Exception:  # noqa: BLE001, S110  (best effort: the process may be gone already)
+                    pass
+            if not isinstance(e, Exception):
+                raise  # KeyboardInterrupt and the like, after the clean-up
+            if isinstance(e, ld.DojoInitError):
+                raise ProverError(f"Lean-v0 could not start a Dojo for {self.describe()}: {e}") from e
             raise ProverError(f"Lean-v0: the Dojo for {self.describe()} failed while starting: "
                               f"{type(e).__name__}: {e}") from e
         self.context, self.dojo = context, dojo
@@ -232,13 +273,9 @@ class _Session:
             chain.append(h)
             h = self.states[h].parent
         ld = self.backend.lean_dojo
-        for h in reversed(chain):
+        for h in reversed(chain):  # a timeout or crash goes up to apply, which reports it and restarts
             record = self.states[h]
-            try:
-                result = self.run(self.live[record.parent], record.command, self.backend.tactic_timeout)
-            except ld.DojoTacticTimeoutError as e:  # a crash goes up to apply, which restarts and retries
-                self.close()
-                raise ProverError(f"replaying {record.command!r} in a fresh Dojo timed out") from e
+            result = self.run(self.live[record.parent], record.command, self.backend.tactic_timeout)
             if not isinstance(result, ld.TacticState) or split_goals(result.pp) != record.goals:
                 raise ProverError(f"replaying {record.command!r} in a fresh Dojo gave another result: "
                                   f"{_describe(result)}")
@@ -276,17 +313,24 @@ class _Session:
             self.close()  # restarted, and replayed to the states needed, on first use below
         crashes: list[str] = []
         for _ in range(backend.crash_retries + 1):
+            stage = "prepare"
             try:
                 handle = self.focus(ref, timeout)
                 state = self.live_state(handle)
-                command = tactic if len(self.states[handle].goals) == 1 else focused_command(tactic)
+                command = tactic_command(tactic, len(self.states[handle].goals))
+                stage = "tactic"
                 self.applications += 1
                 result = self.run(state, command, timeout)
             except ld.DojoTacticTimeoutError:
                 self.timeouts += 1
                 self.close()  # the next tactic gets a fresh Dojo, replayed to its state
-                return Outcome.timeout(f"tactic ran longer than {timeout:.3g} s; the Dojo was restarted",
-                                       time.perf_counter() - t0)
+                if stage == "tactic":
+                    message = f"tactic ran longer than {timeout:.3g} s; the Dojo was restarted"
+                else:
+                    message = ("reaching the goal's state in the Dojo (replaying earlier tactics, or rotate_left) "
+                               "timed out before the tactic ran; the tactic was not tried, and the Dojo was "
+                               "restarted")
+                return Outcome.timeout(message, time.perf_counter() - t0)
             except ld.DojoCrashError as e:
                 self.crashes += 1
                 self.close()
@@ -304,6 +348,10 @@ class _Session:
         if isinstance(result, ld.ProofGivenUp):
             return Outcome.error("Lean: the proof gives up (it uses sorry)" + note, elapsed)
         if isinstance(result, ld.ProofFinished):
+            if self.states[handle].goals[1:]:  # they were closed too: assigned through a shared metavariable
+                return Outcome.error("the tactic closed other goals as well (it assigned metavariables they share) "
+                                     "and finished the proof; Lean-v0 proves goals independently, so this step is "
+                                     "refused" + note, elapsed)
             return Outcome.proved(elapsed)
         if not isinstance(result, ld.TacticState):
             return Outcome.error(f"unexpected Dojo result {result!r}", elapsed)
@@ -318,6 +366,56 @@ class _Session:
         child = self.add_state(handle, command, result, goals)
         return Outcome.ok([Goal(goals[i], data=LeanGoalRef(self.id, child, i, self.theorem.id)) for i in range(new)],
                           elapsed)
+
+
+def _entry_key(data: Mapping[str, Any]) -> tuple[str, ...]:
+    """What identifies a Lean theorem: url, commit, file_path (normalised) and full_name."""
+    values = [str(data.get(k) or "") for k in REQUIRED_FIELDS]
+    if values[2]:
+        values[2] = Path(values[2]).as_posix()
+    return tuple(values)
+
+
+def call_with_time_limit(fn: Callable[..., Any], args: tuple[Any, ...], seconds: float) -> tuple[str, Any]:
+    """``fn(*args)`` in a forked child process in its own process group, killed with everything it started
+    (``lake``, ``lean``) after ``seconds``: ``("done", bool(result))``, ``("error", message)`` or
+    ``("timeout", None)``. lean_dojo's ``check_proof`` has no time limit of its own, and it changes the working
+    directory while it runs, so a thread would not do. Where ``fork`` does not exist, ``fn`` runs here, with no
+    time limit."""
+    try:
+        ctx = multiprocessing.get_context("fork")
+    except ValueError:
+        try:
+            return "done", bool(fn(*args))
+        except Exception as e:  # noqa: BLE001
+            return "error", f"{type(e).__name__}: {e}"
+    receive, send = ctx.Pipe(duplex=False)
+
+    def child() -> None:
+        os.setpgid(0, 0)
+        try:
+            send.send(("done", bool(fn(*args))))
+        except BaseException as e:  # noqa: BLE001  (reported to the parent)
+            send.send(("error", f"{type(e).__name__}: {e}"))
+
+    process = ctx.Process(target=child, name="aitp-lean-check-proof", daemon=True)
+    process.start()
+    send.close()
+    try:
+        if receive.poll(seconds):
+            return receive.recv()
+        return "timeout", None
+    except EOFError:
+        process.join(1)
+        return "error", f"the checking process died (exit code {process.exitcode})"
+    finally:
+        receive.close()
+        for kill in (lambda: os.killpg(process.pid, signal.SIGKILL), process.kill):
+            try:
+                kill()
+            except (ProcessLookupError, PermissionError, OSError):
+                pass
+        process.join(5)
 
 
 def _describe(result: Any) -> str:
@@ -337,8 +435,11 @@ class LeanBackend:
 
     ``dojo_factory`` is called like ``lean_dojo.Dojo(entry, timeout=...)`` (the default), for example
     ``functools.partial(Dojo, additional_imports=[...])``. ``proof_checker`` is called like
-    ``lean_dojo.check_proof(theorem, proof)`` (the default); ``"replay"`` checks proofs by replay in a fresh
-    Dojo only.
+    ``lean_dojo.check_proof(theorem, proof)`` (the default), in a child process killed after ``check_timeout``
+    seconds; ``"replay"`` checks proofs by replay in a fresh Dojo only.
+
+    Theorem ids are full names, qualified as ``file_path:full_name`` where a name occurs more than once
+    (``unique_ids``); the Dojo entry of a theorem is found by its url, commit, file_path and full_name.
     """
 
     env_id = ENV_ID
@@ -349,6 +450,7 @@ class LeanBackend:
                  restart_every: int | None = DEFAULT_RESTART_EVERY, crash_retries: int = DEFAULT_CRASH_RETRIES,
                  max_restarts: int = DEFAULT_MAX_RESTARTS, dojo_factory: Callable[..., Any] | None = None,
                  proof_checker: Callable[[Any, str], bool] | str | None = None,
+                 check_timeout: float = DEFAULT_CHECK_TIMEOUT,
                  candidate_tactics: Sequence[str] = CANDIDATE_TACTICS) -> None:
         if theorems is not None and benchmark is not None:
             raise ValueError("give Lean-v0 either theorems=[...] or benchmark=DIR, not both")
@@ -362,6 +464,10 @@ class LeanBackend:
             raise ValueError(f"proof_checker must be a callable, None (lean_dojo.check_proof) or 'replay', "
                              f"not {proof_checker!r}")
         self.tactic_timeout = validate_timeout(tactic_timeout)
+        if isinstance(check_timeout, bool) or not isinstance(check_timeout, (int, float)) \
+                or not math.isfinite(check_timeout) or check_timeout <= 0:
+            raise ValueError(f"check_timeout must be a positive number of seconds, not {check_timeout!r}")
+        self.check_timeout = float(check_timeout)
         self.init_timeout = init_timeout
         self.restart_every = restart_every
         self.crash_retries = crash_retries
@@ -374,12 +480,14 @@ class LeanBackend:
         self._corpus_path = Path(corpus) if corpus is not None else (
             corpus_path(self._benchmark) if self._benchmark is not None else None)
         self._corpus: PremiseCorpus | None = None
-        self._premises: dict[str, tuple[str, ...]] = {}
+        self._premises: dict[tuple[str, tuple[int, ...] | None], tuple[str, ...]] = {}  # (file, start) -> names
         self._splits: dict[str, tuple[Theorem, ...]] = {}
-        self._entries: dict[str, Any] = {}  # theorem id -> lean_dojo.Theorem, built on demand
-        self._given_entries: dict[str, Any] = {}  # theorem id -> a lean_dojo.Theorem the user gave
+        # lean_dojo.Theorem objects by (url, commit, file_path, full_name): built on demand, or given by the user
+        self._entries: dict[tuple[str, ...], Any] = {}
+        self._given_entries: dict[tuple[str, ...], Any] = {}
         self._repos: dict[tuple[str, str], Any] = {}  # (url, commit) -> LeanGitRepo (its constructor asks GitHub)
-        self._given = tuple(self._as_theorem(t) for t in theorems) if theorems is not None else None
+        self._given: tuple[Theorem, ...] | None = None
+        self._given = self._as_theorems(theorems) if theorems is not None else None
         self._session: _Session | None = None
         self._sessions = 0
 
@@ -407,6 +515,18 @@ class LeanBackend:
             return "lean-dojo (not installed)"
 
     # -- theorems -----------------------------------------------------------------------------------------
+    def _as_theorems(self, items: Sequence[Any]) -> tuple[Theorem, ...]:
+        """The given theorems, with unique ids: an aitp ``Theorem`` keeps its own, a ``lean_dojo.Theorem`` gets
+        its full name, or ``file_path:full_name`` when another given theorem has the same name."""
+        theorems = [self._as_theorem(item) for item in items]
+        ids = unique_ids([t.data for t in theorems])
+        out = tuple(t if isinstance(item, Theorem) else Theorem(theorem_id, t.statement, t.split, t.data)
+                    for item, t, theorem_id in zip(items, theorems, ids, strict=True))
+        repeated = sorted({t.id for t in out if sum(u.id == t.id for u in out) > 1})
+        if repeated:
+            raise ValueError(f"Lean-v0 theorems must have different ids; repeated: {repeated}")
+        return out
+
     def _as_theorem(self, item: Any) -> Theorem:
         if isinstance(item, Theorem):
             if not all(item.data.get(k) for k in ("url", "commit", "file_path")):
@@ -420,7 +540,10 @@ class LeanBackend:
                             f"commit, file_path, full_name in data), not {type(item).__name__}")
         theorem = theorem_from_record({"url": str(repo.url), "commit": str(repo.commit),
                                        "file_path": str(item.file_path), "full_name": str(item.full_name)})
-        self._given_entries[theorem.id] = item
+        if self._given and any(t.id == theorem.id and _entry_key(t.data) != _entry_key(theorem.data)
+                               for t in self._given):
+            theorem = Theorem(f"{theorem.data['file_path']}:{theorem.id}", theorem.statement, "", theorem.data)
+        self._given_entries[_entry_key(theorem.data)] = item
         return theorem
 
     def theorems(self, split: str) -> Sequence[Theorem]:
@@ -440,30 +563,36 @@ class LeanBackend:
         if set(options) == {"lean_theorem"}:
             return self._as_theorem(options["lean_theorem"])
         if set(options) == {"url", "commit", "file_path", "full_name"}:
-            return theorem_from_record(options)
+            theorem = theorem_from_record(options)
+            if self._given and any(t.id == theorem.id and _entry_key(t.data) != _entry_key(theorem.data)
+                                   for t in self._given):
+                theorem = Theorem(f"{theorem.data['file_path']}:{theorem.id}", theorem.statement, "", theorem.data)
+            return theorem
         raise ValueError("Lean-v0 reset options: {'theorem': id | index | Theorem}, {'lean_theorem': "
                          "lean_dojo.Theorem}, or {'url', 'commit', 'file_path', 'full_name'}; got "
                          f"{sorted(options)}")
 
     def lean_theorem(self, theorem: Theorem) -> Any:
-        """The ``lean_dojo.Theorem`` of ``theorem``; a repo is built once per (url, commit)."""
+        """The ``lean_dojo.Theorem`` of ``theorem`` (the one given, or one built and cached), found by url,
+        commit, file_path and full_name; a repo is built once per (url, commit)."""
         data = theorem.data
-        entry = self._given_entries.get(theorem.id) or self._entries.get(theorem.id)
-        if entry is not None and str(entry.full_name) == data.get("full_name"):
+        key = _entry_key(data)
+        entry = self._given_entries.get(key) or self._entries.get(key)
+        if entry is not None:
             return entry
         missing = [k for k in ("url", "commit", "file_path", "full_name") if not data.get(k)]
         if missing:
             raise ProverError(f"Lean-v0: theorem {theorem.id!r} has no {missing} in its data, so no Dojo can start")
         ld = self.lean_dojo
-        key = (data["url"], data["commit"])
-        if key not in self._repos:
+        repo_key = (data["url"], data["commit"])
+        if repo_key not in self._repos:
             try:
-                self._repos[key] = ld.LeanGitRepo(data["url"], data["commit"])
+                self._repos[repo_key] = ld.LeanGitRepo(data["url"], data["commit"])
             except Exception as e:  # noqa: BLE001  (network and git errors of every kind)
                 raise ProverError(f"Lean-v0: cannot open the repository {data['url']} at {data['commit']} for "
                                   f"theorem {data['full_name']}: {type(e).__name__}: {e}") from e
-        entry = ld.Theorem(self._repos[key], Path(data["file_path"]), data["full_name"])
-        self._entries[theorem.id] = entry
+        entry = ld.Theorem(self._repos[repo_key], Path(data["file_path"]), data["full_name"])
+        self._entries[key] = entry
         return entry
 
     def accessible_premises(self, theorem: Theorem) -> tuple[str, ...]:
@@ -471,14 +600,15 @@ class LeanBackend:
         without a corpus."""
         if self._corpus_path is None:
             return ()
-        if theorem.id not in self._premises:
+        start = theorem.data.get("start")
+        key = (str(theorem.data.get("file_path", "")), tuple(start) if start is not None else None)
+        if key not in self._premises:
             if self._corpus is None:
                 self._corpus = PremiseCorpus.load(self._corpus_path)
             if len(self._premises) > 64:
                 self._premises.clear()
-            self._premises[theorem.id] = self._corpus.accessible(theorem.data.get("file_path", ""),
-                                                                 theorem.data.get("start"))
-        return self._premises[theorem.id]
+            self._premises[key] = self._corpus.accessible(key[0], start)
+        return self._premises[key]
 
     # -- proving ------------------------------------------------------------------------------------------
     def start(self, theorem: Theorem) -> Goal:
@@ -512,11 +642,17 @@ class LeanBackend:
             return Outcome.error("a tactic must be a non-empty string")
         if FORBIDDEN_TACTIC.search(tactic):
             return Outcome.error("sorry, admit and sorryAx close goals without proving them; Lean-v0 refuses them")
-        limit = self.tactic_timeout if timeout is None else max(float(timeout), 1e-3)
+        limit = self.tactic_timeout if timeout is None else float(timeout)
+        if not limit >= MIN_TACTIC_TIMEOUT:  # NaN too
+            return Outcome.timeout(f"only {max(limit, 0.0):.3g} s of the time budget left (less than "
+                                   f"{MIN_TACTIC_TIMEOUT} s); the tactic was not sent to Lean")
         return session.apply(ref, tactic, limit)
 
     def check(self, theorem: Theorem, proof: ProofStep) -> tuple[bool, str]:
-        """Check ``proof`` with lean_dojo's ``check_proof``, or by replay in a fresh Dojo when that cannot run."""
+        """Check ``proof`` with lean_dojo's ``check_proof`` (in a child process, at most ``check_timeout``
+        seconds). When it cannot run, does not finish, or returns False, the proof is replayed as one script in
+        a fresh Dojo instead, and the message says so: check_proof's False does not tell a wrong proof (an
+        error or ``sorry`` in it) from a Lean that failed for another reason (the rest of the file, memory)."""
         if FORBIDDEN_TACTIC.search("\n".join(proof.tactics())):
             return False, "the proof uses sorry, admit or sorryAx"
         script = proof_script(proof)
@@ -527,30 +663,58 @@ class LeanBackend:
             checker = self.lean_dojo.check_proof
         try:
             entry = self.lean_theorem(theorem)
-            ok = checker(entry, " by\n" + _indent(script, "  "))
-        except Exception as e:  # noqa: BLE001  (check_proof asserts and raises on theorems it cannot handle)
-            ok, message = self._check_by_replay(theorem, proof)
-            how = f"check_proof could not run ({type(e).__name__}: {e}); checked by replay in a fresh Dojo"
-            return ok, how if ok else f"{how}: {message}"
-        if ok:
+        except ProverError as e:
+            return False, str(e)
+        status, value = call_with_time_limit(checker, (entry, " by\n" + _indent(script, "  ")), self.check_timeout)
+        if status == "done" and value:
             return True, ""
-        return False, f"lean_dojo.check_proof rejected the proof script:\n{script}"
+        if status == "done":
+            why = ("lean_dojo.check_proof returned False (a `sorry` warning in the proof, or Lean exited with an "
+                   "error: in the proof, or elsewhere in the file, or Lean itself failed)")
+        elif status == "timeout":
+            why = f"lean_dojo.check_proof did not finish within {self.check_timeout:g} s (check_timeout; stopped)"
+        else:
+            why = f"lean_dojo.check_proof could not run ({value})"
+        ok, message = self._check_by_replay(theorem, proof)
+        verdict = "accepted it" if ok else f"rejected it: {message}"
+        return ok, f"{why}; checked by replay in a fresh Dojo instead, which {verdict}"
 
     def _check_by_replay(self, theorem: Theorem, proof: ProofStep) -> tuple[bool, str]:
-        """Replay ``proof`` in a fresh Dojo (another Lean process), with ``replay_proof``'s subgoal checks."""
+        """Run the whole proof script as one tactic block (under ``focus``) from the theorem's start state in a
+        fresh Dojo (another Lean process), and require ``ProofFinished``. Lean's REPL kernel-checks the proof
+        (and refuses ``sorry``) only when a state has no goals left, which replaying goal by goal never
+        reaches for a proof that branches."""
+        ld = self.lean_dojo
+        command = focused_command(proof_script(proof))
+        limit = self.tactic_timeout * max(1, len(proof.tactics()))
         fresh = None
         try:
             fresh = LeanBackend(
                 [self.lean_theorem(theorem)], tactic_timeout=self.tactic_timeout, init_timeout=self.init_timeout,
-                restart_every=None, crash_retries=self.crash_retries, max_restarts=self.max_restarts,
-                dojo_factory=self._dojo_factory, proof_checker="replay")
+                restart_every=None, crash_retries=0, max_restarts=1, dojo_factory=self._dojo_factory,
+                proof_checker="replay")
             (fresh_theorem,) = fresh.theorems("test")
-            return replay_proof(fresh, fresh_theorem, proof)
+            fresh.start(fresh_theorem)
+            session = fresh._session
+            assert session is not None
+            result = session.run(session.live[0], command, limit)
+        except ld.DojoTacticTimeoutError:
+            return False, f"the proof did not finish within {limit:g} s in a fresh Dojo"
+        except ld.DojoCrashError as e:
+            return False, f"Lean crashed running the proof in a fresh Dojo: {e or 'DojoCrashError'}"
         except ProverError as e:
             return False, str(e)
         finally:
             if fresh is not None:
                 fresh.close()
+        if isinstance(result, ld.ProofFinished):
+            return True, ""
+        if isinstance(result, ld.TacticState):
+            return False, (f"the proof, run as one script in a fresh Dojo, leaves {len(split_goals(result.pp))} "
+                           f"goal(s) open: {_describe(result)}")
+        if isinstance(result, ld.ProofGivenUp):
+            return False, "the proof, run as one script in a fresh Dojo, gives up (it uses sorry)"
+        return False, f"the proof, run as one script in a fresh Dojo, failed: {_describe(result)}"
 
     def close(self) -> None:
         if self._session is not None:

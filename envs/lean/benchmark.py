@@ -69,9 +69,30 @@ def theorem_from_record(record: Mapping[str, Any], split: str = "", theorem_id: 
     return Theorem(theorem_id or str(record["full_name"]), statement or str(record["full_name"]), split, data)
 
 
+def unique_ids(records: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Theorem ids for ``records``, one each and all different: the full name when no other record has that
+    name, ``file_path:full_name`` when the name occurs in several records (the same name in different files is
+    a different theorem), and ``file_path:full_name#k`` (k = 2, 3, ...) for later repeats within one file."""
+    names = [str(r.get("full_name", "")) for r in records]
+    counts: dict[str, int] = {}
+    for name in names:
+        counts[name] = counts.get(name, 0) + 1
+    seen: set[str] = set()
+    ids = []
+    for record, name in zip(records, names, strict=True):
+        base = name if counts[name] == 1 else f"{record.get('file_path')}:{name}"
+        theorem_id, k = base, 1
+        while theorem_id in seen:
+            k += 1
+            theorem_id = f"{base}#{k}"
+        seen.add(theorem_id)
+        ids.append(theorem_id)
+    return ids
+
+
 def load_split(folder: Path, split: str) -> tuple[Theorem, ...]:
-    """The theorems of one split (empty when its file is missing). Ids are full names, made unique within the
-    split by appending ``@file_path`` to a repeated name."""
+    """The theorems of one split (empty when its file is missing), with ids from ``unique_ids``: full names,
+    qualified by the file where a name occurs more than once."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
     path = folder / SPLIT_FILES[split]
@@ -79,17 +100,10 @@ def load_split(folder: Path, split: str) -> tuple[Theorem, ...]:
         return ()
     with path.open(encoding="utf-8") as f:
         records = json.load(f)
-    if not isinstance(records, list):
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise ValueError(f"{path}: expected a JSON list of theorem records")
-    seen: set[str] = set()
-    out = []
-    for record in records:
-        theorem_id = str(record.get("full_name", ""))
-        if theorem_id in seen:
-            theorem_id = f"{theorem_id}@{record.get('file_path')}"
-        seen.add(theorem_id)
-        out.append(theorem_from_record(record, split, theorem_id))
-    return tuple(out)
+    return tuple(theorem_from_record(record, split, theorem_id)
+                 for record, theorem_id in zip(records, unique_ids(records), strict=True))
 
 
 class PremiseCorpus:

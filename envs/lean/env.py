@@ -11,8 +11,10 @@ from typing import Any
 from aitp_gym.backend import Theorem
 from aitp_gym.env import ProofEnv
 from aitp_gym.envs.lean.backend import (
+    DEFAULT_CHECK_TIMEOUT,
     DEFAULT_CRASH_RETRIES,
     DEFAULT_INIT_TIMEOUT,
+    DEFAULT_MAX_RESTARTS,
     DEFAULT_RESTART_EVERY,
     DEFAULT_TACTIC_TIMEOUT,
     INSTALL_LEAN,
@@ -79,8 +81,9 @@ class LeanEnv(ProofEnv):
     Lean (``DojoCrashError``) is restarted and the tactic retried up to ``crash_retries`` times; the crash
     is reported in ``info["message"]``. The Dojo is restarted every ``restart_every`` tactics to bound
     Lean's memory. Timeouts make runs non-deterministic, so the env is registered ``nondeterministic=True``.
-    A found proof is checked with ``lean_dojo.check_proof`` (or by replay in a fresh Dojo when that cannot
-    run) before a planner reports it.
+    A found proof is checked with ``lean_dojo.check_proof`` before a planner reports it; when that cannot run,
+    does not finish within ``check_timeout`` or returns False, the whole proof script is run instead from the
+    start state in a fresh Dojo, where it must finish the proof (Lean's kernel check).
 
     ## Arguments
     | argument | default | meaning |
@@ -94,7 +97,10 @@ class LeanEnv(ProofEnv):
     | ``init_timeout`` | ``600`` | seconds a Dojo may take to start |
     | ``restart_every`` | ``400`` | tactics between Dojo restarts (``None``: never) |
     | ``crash_retries`` | ``1`` | fresh Dojos a tactic is retried in after Lean crashed |
+    | ``max_restarts`` | ``50`` | Dojo starts per theorem; past it, tactics raise ``ProverError`` |
     | ``dojo_factory`` | ``None`` | called like ``lean_dojo.Dojo(entry, timeout=...)`` (default ``Dojo``) |
+    | ``proof_checker`` | ``None`` | like ``lean_dojo.check_proof(theorem, proof)`` (the default); ``"replay"`` |
+    | ``check_timeout`` | ``900.0`` | seconds ``proof_checker`` may run (a child process, killed after) |
     | ``step_penalty`` | ``0.0`` | subtracted from the reward at every step that does not prove |
 
     >>> import gymnasium as gym, aitp_gym
@@ -112,11 +118,14 @@ class LeanEnv(ProofEnv):
                  theorems: Sequence[Any] | None = None, corpus: str | Path | None = None,
                  init_timeout: int = DEFAULT_INIT_TIMEOUT, restart_every: int | None = DEFAULT_RESTART_EVERY,
                  crash_retries: int = DEFAULT_CRASH_RETRIES, dojo_factory: Callable[..., Any] | None = None,
-                 proof_checker: Callable[[Any, str], bool] | str | None = None, **kwargs: Any) -> None:
+                 proof_checker: Callable[[Any, str], bool] | str | None = None,
+                 max_restarts: int = DEFAULT_MAX_RESTARTS, check_timeout: float = DEFAULT_CHECK_TIMEOUT,
+                 **kwargs: Any) -> None:
         check_lean_installed(need_lake=dojo_factory is None)
         backend = LeanBackend(theorems, benchmark, variant, corpus, tactic_timeout=tactic_timeout,
                               init_timeout=init_timeout, restart_every=restart_every, crash_retries=crash_retries,
-                              dojo_factory=dojo_factory, proof_checker=proof_checker)
+                              max_restarts=max_restarts, dojo_factory=dojo_factory, proof_checker=proof_checker,
+                              check_timeout=check_timeout)
         super().__init__(backend, split=split, step_penalty=step_penalty, tactic_timeout=backend.tactic_timeout,
                          render_mode=render_mode, **kwargs)
 
