@@ -24,7 +24,7 @@ from lean_dojo import LeanError, ProofGivenUp
 from lean_double import Assigns, Crash, DojoTestDouble, LeanGitRepoTestDouble, LeanWorld, Slow
 
 import aitp_gym
-from aitp_gym.envs.lean import LeanBackend, proof_script, split_goals
+from aitp_gym.envs.lean import LeanBackend, load_split, proof_script, split_goals
 from aitp_gym.envs.lean.backend import focused_command
 from aitp_gym.errors import DependencyNotInstalled, ProverError
 from aitp_gym.proof import ProofStep
@@ -48,7 +48,8 @@ def make_world() -> LeanWorld:
             ROOT: {"constructor": [LEFT, RIGHT], "exact ⟨hp, hq⟩": [], "slow": Slow(30, []), "quick": Slow(3, []),
                    "congr 1": Crash(), "flaky": Crash(times=1, then=[LEFT]), "give up": ProofGivenUp(),
                    "exact h": LeanError("unknown identifier 'h'")},
-            LEFT: {"assumption": [], "exact hp": [], "witness": Assigns((), {RIGHT: RIGHT_ASSIGNED})},
+            LEFT: {"assumption": [], "exact hp": [], "witness": Assigns((), {RIGHT: RIGHT_ASSIGNED}),
+                   "solve both": Assigns((), {RIGHT: None})},
             RIGHT: {"assumption": [], "exact hq": []},
             NAT: {"simp": [], "induction n": [ZERO, SUCC]},
             ZERO: {"rfl": []},
@@ -164,12 +165,16 @@ def test_sorry_is_refused_before_reaching_lean(world):
     backend = backend_over(world)
     _, root = start(backend)
     before = len(world.log)
-    for tactic in ("sorry", "exact sorryAx _", "constructor <;> admit"):
+    for tactic in ("sorry", "exact sorryAx _", "constructor <;> admit", "exact _root_.sorryAx _ false",
+                   "exact Lean.sorryAx _ false", "exact «sorry»", "simp [Foo.admit]", "exact (by sorry)"):
         outcome = backend.apply(root, tactic)
         assert outcome.kind is OutcomeKind.ERROR and "refuses" in outcome.message
     assert len(world.log) == before
     assert backend.apply(root, "exact not_sorry_lemma").kind is OutcomeKind.ERROR  # sent: a word containing it
     assert world.commands()[-1] == "exact not_sorry_lemma"
+    theorem = backend.theorems("test")[0]
+    assert backend.check(theorem, ProofStep("exact _root_.sorryAx _ false")) == \
+        (False, "the proof uses sorry, admit or sorryAx")
 
 
 def test_timeout_restarts_and_replays_so_the_next_tactic_works(world):
@@ -269,6 +274,102 @@ def test_a_tactic_that_changes_other_goals_is_refused(world):
     left, _ = backend.apply(root, "constructor").subgoals
     outcome = backend.apply(left, "witness")
     assert outcome.kind is OutcomeKind.ERROR and "other goals" in outcome.message
+
+
+def test_a_tactic_that_finishes_the_proof_by_closing_other_goals_is_refused(world):
+    backend = backend_over(world)
+    _, root = start(backend)
+    left, _ = backend.apply(root, "constructor").subgoals
+    outcome = backend.apply(left, "solve both")  # Lean: ProofFinished, RIGHT solved through a shared mvar
+    assert outcome.kind is OutcomeKind.ERROR and "closed other goals" in outcome.message
+    assert backend.apply(left, "assumption").kind is OutcomeKind.PROVED  # LEFT alone: fine
+
+
+def test_multi_line_tactics_go_under_focus_with_one_goal_or_several(world):
+    backend = backend_over(world)
+    _, root = start(backend)
+    # Lean's REPL parses one tactic per request: a bare sequence is a parse error, also on a lone goal
+    outcome = backend.apply(root, "constructor\nall_goals assumption")
+    assert outcome.kind is OutcomeKind.PROVED
+    assert world.commands()[-1] == "focus\n  constructor\n  all_goals assumption"
+    left, right = backend.apply(root, "constructor").subgoals
+    assert backend.apply(right, "skip_none\nexact hq").kind is OutcomeKind.ERROR
+    assert world.commands()[-1] == "focus\n  skip_none\n  exact hq"
+    assert backend.apply(root, "exact ⟨hp, hq⟩").kind is OutcomeKind.PROVED
+    assert world.commands()[-1] == "exact ⟨hp, hq⟩"  # one line on one goal: as it is
+
+
+def test_a_planner_out_of_budget_does_not_touch_the_dojo(world):
+    backend = backend_over(world, tactic_timeout=5)
+    _, root = start(backend)
+    log = len(world.log)
+    outcome = backend.apply(root, "exact ⟨hp, hq⟩", timeout=1e-3)
+    assert outcome.kind is OutcomeKind.TIMEOUT and "not sent to Lean" in outcome.message
+    assert len(world.log) == log and backend.stats["timeouts"] == 0  # no tactic, no restart
+    assert backend.apply(root, "exact ⟨hp, hq⟩", timeout=0.5).kind is OutcomeKind.PROVED
+
+
+def test_a_timeout_while_replaying_is_not_the_tactics_timeout(world):
+    world.rules[ROOT]["split slowly"] = Slow(3, [LEFT, RIGHT])
+    backend = backend_over(world, tactic_timeout=5)
+    _, root = start(backend)
+    _, right = backend.apply(root, "split slowly").subgoals
+    assert backend.apply(root, "slow").kind is OutcomeKind.TIMEOUT  # the Dojo is restarted
+    world.rules[ROOT]["split slowly"] = Slow(30, [LEFT, RIGHT])  # Lean is slower this time
+    outcome = backend.apply(right, "exact hq")
+    assert outcome.kind is OutcomeKind.TIMEOUT and "reaching the goal's state" in outcome.message
+    assert "focus\n  exact hq" not in world.commands()  # the tactic itself never ran
+    assert world.open_dojos == 0
+
+
+def test_a_dojo_that_fails_to_start_is_cleaned_up_and_named(world):
+    world.start_faults["and_intro"] = AssertionError("Unable to find Lean4Repl.lean in the traced repo.")
+    backend = backend_over(world)
+    theorem = backend.theorems("test")[0]
+    with pytest.raises(ProverError) as caught:
+        backend.start(theorem)
+    message = str(caught.value)
+    assert "and_intro" in message and "Lean4Example.lean" in message and "AssertionError" in message
+    assert isinstance(caught.value.__cause__, AssertionError)
+    assert world.open_dojos == 0 and world.log[-1] == ("exit",)  # the Lean process was ended
+
+    def failing_factory(entry, timeout=600):
+        raise RuntimeError("git clone failed")  # e.g. tracing the repository
+
+    backend = LeanBackend(THEOREMS, dojo_factory=failing_factory, proof_checker="replay")
+    with pytest.raises(ProverError, match="and_intro.*RuntimeError: git clone failed"):
+        backend.start(theorem)
+
+
+def test_the_same_name_in_two_files_is_two_theorems(world):
+    other = "x : ℕ\n⊢ x = x"
+    world.roots["Other.lean:and_intro"] = other
+    world.rules[other] = {"rfl": []}
+    here, there = lean_theorem("and_intro"), lean_dojo.Theorem(REPO, Path("Other.lean"), "and_intro")
+    backend = LeanBackend([here, there, lean_theorem("add_zero")], dojo_factory=DojoTestDouble.over(world),
+                          proof_checker="replay")
+    first, second, third = backend.theorems("test")
+    assert (first.id, second.id, third.id) == ("Lean4Example.lean:and_intro", "Other.lean:and_intro", "add_zero")
+    assert backend.lean_theorem(first) is here and backend.lean_theorem(second) is there
+    assert backend.start(first).text == ROOT and backend.start(second).text == other
+    # a theorem given at reset with a name of the list but another file is that other theorem
+    only_here = LeanBackend([here], dojo_factory=DojoTestDouble.over(world), proof_checker="replay")
+    custom = only_here.custom_theorem({"lean_theorem": there})
+    assert custom.id == "Other.lean:and_intro" and only_here.lean_theorem(custom) is there
+    assert only_here.start(custom).text == other
+    backend.close()
+    only_here.close()
+
+
+def test_benchmark_ids_are_unique_and_name_the_file(tmp_path):
+    def record(name, file_path):
+        return {"url": REPO.url, "commit": REPO.commit, "file_path": file_path, "full_name": name}
+
+    (tmp_path / "test.json").write_text(json.dumps([
+        record("foo", "A.lean"), record("foo", "A.lean"), record("foo", "A.lean"), record("foo", "B.lean"),
+        record("bar", "A.lean")]), encoding="utf-8")
+    ids = [t.id for t in load_split(tmp_path, "test")]
+    assert ids == ["A.lean:foo", "A.lean:foo#2", "A.lean:foo#3", "B.lean:foo", "bar"]
 
 
 def test_goals_of_an_earlier_attempt_are_refused(world):
@@ -465,6 +566,22 @@ def test_every_planner_proves_with_the_model_free_policy(world, planner):
     assert world.open_dojos == 0
 
 
+def test_env_takes_max_restarts_and_documents_its_arguments(world):
+    env = env_over(world, max_restarts=2, crash_retries=0, check_timeout=30)
+    backend = env.unwrapped.backend
+    assert (backend.max_restarts, backend.check_timeout) == (2, 30.0)
+    env.reset(options={"theorem": "and_intro"})
+    for _ in range(2):
+        *_, info = env.step("congr 1")  # Lean crashes: the next tactic needs a new Dojo
+        assert "crashed" in info["message"]
+    *_, info = env.step("congr 1")
+    assert "giving up (max_restarts)" in info["message"] and world.starts() == 2
+    env.close()
+    doc = aitp_gym.envs.lean.LeanEnv.__doc__
+    for argument in ("max_restarts", "proof_checker", "check_timeout", "crash_retries", "dojo_factory"):
+        assert f"| ``{argument}`` |" in doc, argument
+
+
 def test_env_without_theorems_says_what_to_pass(world):
     env = gym.make("Lean-v0", dojo_factory=DojoTestDouble.over(world))
     with pytest.raises(ValueError, match="benchmark=DIR or theorems="):
@@ -503,7 +620,7 @@ def test_make_without_lean_fails_with_one_clear_message(tmp_path, monkeypatch):
         gym.make("Lean-v0")
     message = str(caught.value)
     assert "Lean-v0 needs a Lean 4 toolchain" in message and "lake" in message and "elan" in message
-    assert "docs/lean.md" in message
+    assert "docs/lean.md" in message and "Lean 4.18 or older" in message
     frames = [f.filename for f in __import__("traceback").extract_tb(caught.value.__traceback__)]
     assert not any("lean_dojo" in f for f in frames) and caught.value.__cause__ is None
     assert isinstance(caught.value, aitp_gym.AitpError)

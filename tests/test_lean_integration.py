@@ -64,6 +64,8 @@ def test_real_lean_goal_splitting_and_a_later_goal(example_theorem):
     assert tree.proved
     proof = aitp_gym.extract_proof(tree)
     assert env.unwrapped.attempt.check(proof) == (True, "")
+    # the replay check runs the branching script as one block in a fresh Dojo and needs ProofFinished
+    assert env.unwrapped.backend._check_by_replay(env.unwrapped.attempt.theorem, proof) == (True, "")
     env.close()
 
 
