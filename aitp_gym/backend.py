@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -58,3 +59,14 @@ class SupportsCandidates(Protocol):
     def candidate_tactics(self, goal: Goal) -> list[str]:
         ...
 
+
+
+def validate_seconds(value: object, default: float | None, name: str) -> float:
+    """A timeout setting: ``None`` means ``default`` (when there is one); otherwise a positive, finite number of
+    seconds. Raises ``ValueError`` naming the setting."""
+    if value is None and default is not None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        fallback = f" (or None for the default {default})" if default is not None else ""
+        raise ValueError(f"{name} must be a positive number of seconds{fallback}, not {value!r}")
+    return float(value)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from aitp_gym.backend import SPLITS, Theorem
+from aitp_gym.backend import SPLITS, Theorem, validate_seconds
 from aitp_gym.envs.holist import server
 from aitp_gym.envs.holist.database import TheoremDatabase, hol_light_version, load_database
 from aitp_gym.envs.holist.grammar import INT, TACTICS, TacticCall, TacticSyntaxError, parse_tactic
@@ -47,12 +47,7 @@ def _goal_from_json(j: Mapping[str, Any], theorem_index: int) -> Goal:
 
 def validate_timeout(value: object, name: str = "tactic_timeout") -> float:
     """``None`` means the default; otherwise a positive, finite number of seconds."""
-    if value is None:
-        return DEFAULT_TACTIC_TIMEOUT
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive number of seconds (or None for the default "
-                         f"{DEFAULT_TACTIC_TIMEOUT}), not {value!r}")
-    return float(value)
+    return validate_seconds(value, DEFAULT_TACTIC_TIMEOUT, name)
 
 
 def proof_sexp(step: ProofStep, parse: Any) -> str:

@@ -40,7 +40,6 @@ Written against lean-dojo 4.20.0. What it hides from the caller:
 from __future__ import annotations
 
 import importlib.metadata
-import math
 import multiprocessing
 import os
 import re
@@ -52,7 +51,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aitp_gym.backend import SPLITS, Theorem
+from aitp_gym.backend import SPLITS, Theorem, validate_seconds
 from aitp_gym.envs.lean.benchmark import (
     ENV_ID,
     REQUIRED_FIELDS,
@@ -116,12 +115,7 @@ def require_lake() -> str:
 
 def validate_timeout(value: object, name: str = "tactic_timeout") -> float:
     """``None`` means the default; otherwise a positive, finite number of seconds."""
-    if value is None:
-        return DEFAULT_TACTIC_TIMEOUT
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive number of seconds (or None for the default "
-                         f"{DEFAULT_TACTIC_TIMEOUT}), not {value!r}")
-    return float(value)
+    return validate_seconds(value, DEFAULT_TACTIC_TIMEOUT, name)
 
 
 def split_goals(pp: str) -> tuple[str, ...]:
@@ -464,10 +458,7 @@ class LeanBackend:
             raise ValueError(f"proof_checker must be a callable, None (lean_dojo.check_proof) or 'replay', "
                              f"not {proof_checker!r}")
         self.tactic_timeout = validate_timeout(tactic_timeout)
-        if isinstance(check_timeout, bool) or not isinstance(check_timeout, (int, float)) \
-                or not math.isfinite(check_timeout) or check_timeout <= 0:
-            raise ValueError(f"check_timeout must be a positive number of seconds, not {check_timeout!r}")
-        self.check_timeout = float(check_timeout)
+        self.check_timeout = validate_seconds(check_timeout, None, "check_timeout")
         self.init_timeout = init_timeout
         self.restart_every = restart_every
         self.crash_retries = crash_retries
