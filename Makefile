@@ -5,10 +5,12 @@ STAMP := .make/installed
 
 .PHONY: install system-deps demo test lint bench clean
 
-# Debian packages: the real HOL Light and the num library its toplevel needs.
+# Debian packages: the real HOL Light and the num library its toplevel needs; Chromium and its driver for the
+# trace visualiser's browser test.
+DEBS := hol-light libnum-ocaml-dev chromium chromium-driver
 system-deps:
-	@if ! [ -x /usr/share/hol-light/ocaml ] || ! dpkg -s libnum-ocaml-dev >/dev/null 2>&1; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hol-light libnum-ocaml-dev; \
+	@if ! dpkg -s $(DEBS) >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBS); \
 	fi
 
 # torch first, pinned to the CPU wheel, so nothing later pulls in the CUDA build.
