@@ -1,4 +1,4 @@
-"""The ``aitp`` command line: run planners on an environment's theorems, list theorems.
+"""The ``aitp`` command line: run planners on an environment's theorems, list theorems, draw traces.
 
 Exit codes: 0 success, 1 runtime failure, 2 usage error, 130 interrupted (see ``EXIT_CODES``).
 """
@@ -377,6 +377,19 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_visualise(args: argparse.Namespace) -> int:
+    """Write one trace's search tree as a self-contained interactive HTML page."""
+    from aitp_gym.errors import TraceFormatError
+    from aitp_gym.visualise import TraceSelectionError, visualise
+
+    try:
+        out = visualise(args.trace, args.output, theorem=args.theorem, index=args.index)
+    except (FileNotFoundError, TraceFormatError, TraceSelectionError) as e:  # bad input: say what, exit 2
+        raise UsageError(str(e)) from None
+    print(out)
+    return 0
+
+
 # -- parser ------------------------------------------------------------------------------------------------
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
     """Shows each default once: "(default: X)" is added only when the help text does not already say it,
@@ -479,6 +492,24 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("run_dir", help="a run folder, e.g. runs/sr_demo")
     plot.add_argument("-o", "--output", default=None, metavar="PNG", help="where to write (default: RUN_DIR/curve.png)")
     plot.set_defaults(func=cmd_plot)
+
+    vis = sub.add_parser("visualise", aliases=["visualize"],
+                         help="draw a search trace as one interactive HTML page (no network needed)",
+                         description="Write the search tree of one trace as a single self-contained HTML page: goals\n"
+                                     "coloured by status, tactics on the AND nodes, the proof highlighted, planner\n"
+                                     "statistics in a side panel on click, and a slider that replays the expansions.\n"
+                                     "TRACE is a trace file (.json, .jsonl, gzipped or not) or a folder of them, such\n"
+                                     "as an aitp prove --out folder; when it holds several traces, pick one with\n"
+                                     "--theorem or --index (the error lists them).",
+                         epilog=EXIT_CODES, formatter_class=_HelpFormatter)
+    vis.add_argument("trace", metavar="TRACE", help="a trace file or a folder of trace files")
+    vis.add_argument("-o", "--output", default=None, metavar="HTML",
+                     help="where to write the page (default: beside TRACE, x.json.gz -> x.html; for a folder, "
+                          "FOLDER/<theorem id>.html)")
+    vis.add_argument("--theorem", default=None, metavar="ID", help="the trace of this theorem id")
+    vis.add_argument("--index", type=nonnegative_int, default=None, metavar="N",
+                     help="the N-th trace (0-based) of the file or folder")
+    vis.set_defaults(func=cmd_visualise)
 
     hol = sub.add_parser("hol-light", help="start, inspect or stop the machine's shared HOL Light server",
                          description="HOList-v0 envs share one warm HOL Light per machine and user. It starts on\n"

@@ -1,0 +1,971 @@
+"""The trace visualiser: one search trace as a single, self-contained, interactive HTML page.
+
+``aitp visualise TRACE -o tree.html`` (or ``write_html(record, path)``) draws the AND-OR tree of one proof
+attempt, left to right: goal boxes coloured by status, tactic pills between a goal and its subgoals (AND
+nodes), the proof highlighted, and a step slider that replays the search in expansion order. Clicking a goal
+or a tactic shows everything the trace holds about it in the side panel: the full goal text, the planner's
+statistics (scores, visits, values, priors) and every tactic tried on it, failed ones included.
+
+What the page draws:
+
+* The trace is a graph (equal goals are merged, tactics can lead back to earlier goals). The page draws the
+  spanning tree in which each goal hangs under its *source*, the first tactic application that produced it;
+  a later application that produces the same goal shows a small ``↪ #id`` reference to it instead of a copy.
+* One expansion step is a run of consecutive edges with the same parent (the tactics tried on one goal in
+  one expansion), so step ``k`` of the slider shows what the tree held after ``k`` expansions. Goals turn
+  green at the step their proof was complete; failures (which depend on when goals were exhausted, not
+  recorded per step) show at the last step.
+* Failed tactic applications (prover errors, timeouts) have no subgoals: they are listed in their goal's
+  panel, and counted as ``✗N`` on its box.
+
+The page needs no network: its JavaScript and CSS are inline and the trace is embedded as JSON in a
+``<script type="application/json">`` element, with ``<``, ``>`` and ``&`` escaped, and every text is put
+into the page with ``textContent``, so goal texts and tactics (untrusted) can never become markup or code.
+"""
+
+from __future__ import annotations
+
+import gzip
+import heapq
+import html
+import json
+import math
+import os
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from aitp_gym.errors import AitpError, TraceFormatError
+from aitp_gym.trace import TraceRecord, atomic_write_text, iter_traces
+
+ERROR_OUTCOMES = frozenset({"error", "timeout"})
+"""Edge outcomes of a tactic that did not apply (no subgoals, no AND node)."""
+
+_MAX_THEOREM_DATA = 4096
+"""Header ``theorem_data`` larger than this (in JSON characters) is left out of the page."""
+
+_LISTED = 40
+"""How many records a selection error lists."""
+
+
+class TraceSelectionError(AitpError, ValueError):
+    """A trace file holds several records and ``--theorem`` / ``--index`` do not pick exactly one."""
+
+
+# ---------------------------------------------------------------------------------------------- loading
+def load_records(path: str | os.PathLike[str]) -> list[TraceRecord]:
+    """Every record of a trace file (``.json``, ``.jsonl``, gzipped or not) or of a folder of them."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file or folder")
+    try:
+        records = list(iter_traces(path))
+    except TraceFormatError:
+        raise
+    except (UnicodeDecodeError, EOFError, gzip.BadGzipFile, zlib.error) as e:
+        raise TraceFormatError(f"{path}: not a trace file ({type(e).__name__}: {e})") from e
+    if not records:
+        raise TraceFormatError(f"{path}: no traces in it (a trace file ends in .json, .jsonl, .json.gz or "
+                               ".jsonl.gz)")
+    return records
+
+
+def describe(records: Sequence[TraceRecord]) -> str:
+    """One line per record (index, theorem id, planner, outcome, size), for selection messages."""
+    lines = []
+    for i, r in enumerate(records[:_LISTED]):
+        proved = "proved" if r.result.get("proved") else "not proved"
+        lines.append(f"  --index {i}: {r.header.get('theorem_id', '?')}  ({r.header.get('planner', '?')} on "
+                     f"{r.header.get('env_id', '?')}, {proved}, {len(r.nodes)} goals)")
+    if len(records) > _LISTED:
+        lines.append(f"  ... and {len(records) - _LISTED} more")
+    return "\n".join(lines)
+
+
+def select_record(records: Sequence[TraceRecord], theorem: str | None = None,
+                  index: int | None = None) -> TraceRecord:
+    """The one record that ``theorem`` (a theorem id) and ``index`` (its place in the file) pick.
+
+    With neither, the file must hold exactly one record. With both, the record at ``index`` must be of
+    ``theorem``. Raises ``TraceSelectionError`` listing what there is otherwise."""
+    where = f"the trace holds {len(records)} record{'s' if len(records) != 1 else ''}:\n{describe(records)}"
+    if index is not None:
+        if not 0 <= index < len(records):
+            raise TraceSelectionError(f"--index {index} is out of range; {where}")
+        record = records[index]
+        if theorem is not None and record.header.get("theorem_id") != theorem:
+            raise TraceSelectionError(f"--index {index} is {record.header.get('theorem_id')!r}, not --theorem "
+                                      f"{theorem!r}; {where}")
+        return record
+    if theorem is not None:
+        matches = [i for i, r in enumerate(records) if r.header.get("theorem_id") == theorem]
+        if not matches:
+            raise TraceSelectionError(f"no trace of theorem {theorem!r}; {where}")
+        if len(matches) > 1:
+            raise TraceSelectionError(f"{len(matches)} traces of theorem {theorem!r} (--index "
+                                      f"{', '.join(map(str, matches))}): add --index; {where}")
+        return records[matches[0]]
+    if len(records) > 1:
+        raise TraceSelectionError(f"choose one with --theorem ID or --index N; {where}")
+    return records[0]
+
+
+# ---------------------------------------------------------------------------------------------- the data
+def tree_payload(record: TraceRecord) -> dict[str, Any]:
+    """What the page embeds: the trace's columns plus what the page derives from them.
+
+    ``derived`` holds, per node: ``source`` (the edge that first produced it, -1 for a root), ``expand``
+    (the step it was first expanded at, -1 if never), ``proved_at`` (the step its proof was complete, -1
+    if not proved); per edge: ``step``; per step: ``step_node`` (the goal expanded); and ``proof_edges``
+    (the edges of the proof, highlighted). Node texts are stored as lists of indices into ``lines``, since
+    many goals share lines (the data lines of an SR-v0 goal, the hypotheses of a HOL Light goal)."""
+    nodes, edges = record.nodes, record.edges
+    row: dict[Any, int] = {}
+    for i, n in enumerate(nodes):
+        row.setdefault(n.get("id", i), i)
+    n_nodes = len(nodes)
+    if not n_nodes:
+        raise TraceFormatError("the trace has no goals")
+
+    parents: list[int] = []
+    children: list[list[int]] = []
+    outcomes: list[str] = []
+    for e in edges:
+        p = row.get(e.get("parent"))
+        if p is None:
+            raise TraceFormatError(f"edge {e.get('id')} has a parent {e.get('parent')!r} that is not a goal")
+        cs = []
+        for c in e.get("children") or ():
+            if c not in row:
+                raise TraceFormatError(f"edge {e.get('id')} has a child {c!r} that is not a goal")
+            if row[c] not in cs:
+                cs.append(row[c])
+        parents.append(p)
+        children.append(cs)
+        outcomes.append(str(e.get("outcome", "ok")))
+
+    # expansion steps: runs of consecutive edges on one goal
+    edge_step, step_node, expand = [], [-1], [-1] * n_nodes
+    previous = None
+    for p in parents:
+        if p != previous:
+            step_node.append(p)
+            previous = p
+        edge_step.append(len(step_node) - 1)
+        if expand[p] < 0:
+            expand[p] = len(step_node) - 1
+    steps = len(step_node) - 1
+
+    roots = {0} | {i for i, n in enumerate(nodes) if n.get("depth") == 0}
+    source = [-1] * n_nodes
+    for e, cs in enumerate(children):
+        if outcomes[e] in ERROR_OUTCOMES:
+            continue
+        for c in cs:
+            if source[c] < 0 and c not in roots:
+                source[c] = e
+
+    proved_at, first_proof = _proof_times(n_nodes, parents, children, outcomes, edge_step)
+    statuses = [str(n.get("status", "open")) for n in nodes]
+    texts = [str(n.get("text", n.get("key", ""))) for n in nodes]
+    tactics = [str(e.get("tactic", "")) for e in edges]
+    proof_edges = _proof_path(record.result.get("proof"), texts, tactics, parents, children, outcomes, first_proof)
+
+    lines: dict[str, int] = {}
+    text_lines = [[lines.setdefault(line, len(lines)) for line in t.split("\n")] for t in texts]
+
+    header = dict(record.header)
+    data = header.get("theorem_data")
+    if data is not None and len(json.dumps(data, default=str)) > _MAX_THEOREM_DATA:
+        header["theorem_data"] = f"(left out: {len(json.dumps(data, default=str))} characters)"
+    result = {k: v for k, v in record.result.items() if k != "proof"}
+    return _plain({
+        "version": record.version,
+        "header": header,
+        "result": result,
+        "lines": list(lines),
+        "nodes": {
+            "id": [n.get("id", i) for i, n in enumerate(nodes)],
+            "text": text_lines,
+            "status": statuses,
+            "depth": [n.get("depth") for n in nodes],
+            "exhausted": [bool(n.get("exhausted")) for n in nodes],
+            "stats": [n.get("stats") for n in nodes],
+        },
+        "edges": {
+            "id": [e.get("id", i) for i, e in enumerate(edges)],
+            "parent": parents,
+            "children": children,
+            "tactic": tactics,
+            "outcome": outcomes,
+            "logprob": [e.get("logprob") for e in edges],
+            "message": [e.get("message") or "" for e in edges],
+            "elapsed": [e.get("elapsed") for e in edges],
+            "t": [e.get("t") for e in edges],
+            "cycle": [bool(e.get("cycle")) for e in edges],
+        },
+        "derived": {
+            "steps": steps, "step": edge_step, "step_node": step_node, "source": source, "expand": expand,
+            "proved_at": proved_at, "proof_edges": proof_edges,
+        },
+    })
+
+
+def _proof_times(n_nodes: int, parents: list[int], children: list[list[int]], outcomes: list[str],
+                 edge_step: list[int]) -> tuple[list[int], list[int]]:
+    """For each goal, the first step at which it was proved (-1: never) and the edge that proved it.
+
+    A goal is proved at the earliest step at which one of its edges had been applied and all that edge's
+    subgoals were proved: Dijkstra's algorithm with ``max`` in place of ``+`` (Knuth's generalisation)."""
+    proved_at, first = [-1] * n_nodes, [-1] * n_nodes
+    parent_edges: list[list[int]] = [[] for _ in range(n_nodes)]
+    heap: list[tuple[int, int, int]] = []
+    for e, cs in enumerate(children):
+        if outcomes[e] in ERROR_OUTCOMES:
+            continue
+        for c in cs:
+            parent_edges[c].append(e)
+        if not cs:
+            heapq.heappush(heap, (edge_step[e], e, parents[e]))
+    while heap:
+        step, e, node = heapq.heappop(heap)
+        if proved_at[node] >= 0:
+            continue
+        proved_at[node], first[node] = step, e
+        for pe in parent_edges[node]:
+            p = parents[pe]
+            if proved_at[p] < 0 and all(proved_at[c] >= 0 for c in children[pe]):
+                heapq.heappush(heap, (max(edge_step[pe], *(proved_at[c] for c in children[pe])), pe, p))
+    return proved_at, first
+
+
+def _proof_path(proof: Any, texts: list[str], tactics: list[str], parents: list[int], children: list[list[int]],
+                outcomes: list[str], first_proof: list[int]) -> list[int]:
+    """The edges of the trace's proof (``result["proof"]``, matched by tactic and subgoal texts); failing
+    that, the edges that first proved each goal from the root. Empty when the root is not proved."""
+    out_edges: list[list[int]] = [[] for _ in texts]
+    for e, p in enumerate(parents):
+        if outcomes[e] not in ERROR_OUTCOMES:
+            out_edges[p].append(e)
+
+    def match(step: Any, node: int, path: list[int], depth: int) -> bool:
+        if not isinstance(step, dict) or depth > 10_000:
+            return False
+        subproofs = step.get("children") or []
+        for e in out_edges[node]:
+            cs = children[e]
+            if step.get("tactic") == tactics[e] and len(cs) == len(subproofs) and \
+                    all(isinstance(s, dict) and s.get("goal") == texts[c] for s, c in zip(subproofs, cs, strict=True)):
+                mark = len(path)
+                path.append(e)
+                if all(match(s, c, path, depth + 1) for s, c in zip(subproofs, cs, strict=True)):
+                    return True
+                del path[mark:]
+        return False
+
+    if proof:
+        path: list[int] = []
+        try:
+            if match(proof, 0, path, 0):
+                return path
+        except RecursionError:
+            pass
+    if first_proof[0] < 0:
+        return []
+    path, stack, seen = [], [0], set()
+    while stack:
+        node = stack.pop()
+        if node in seen or first_proof[node] < 0:
+            continue
+        seen.add(node)
+        path.append(first_proof[node])
+        stack.extend(children[first_proof[node]])
+    return path
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with what JSON cannot hold made plain: non-finite floats become strings (``"inf"``), tuples
+    lists, other objects their ``str``, so the page's ``JSON.parse`` never meets ``NaN``."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "tolist"):  # numpy
+        return _plain(value.tolist())
+    return str(value)
+
+
+def embed_json(value: Any) -> str:
+    """``value`` as JSON safe inside ``<script type="application/json">``: no ``</script>``, no ``<!--``, no
+    line separators that older parsers choke on (``<``, ``>``, ``&``, U+2028 and U+2029 as ``\\u`` escapes)."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"),
+                         ("\u2029", "\\u2029")):
+        text = text.replace(char, escape)
+    return text
+
+
+# ---------------------------------------------------------------------------------------------- the page
+def render_html(record: TraceRecord) -> str:
+    """The whole page for one record, as a string."""
+    payload = tree_payload(record)
+    header = record.header
+    title = f"{header.get('theorem_id', 'trace')} · {header.get('planner', '?')} on {header.get('env_id', '?')}"
+    return (_PAGE.replace("{{TITLE}}", html.escape(title))
+            .replace("{{CSS}}", _CSS)
+            .replace("{{JS}}", _JS)
+            .replace("{{DATA}}", embed_json(payload)))
+
+
+def write_html(record: TraceRecord, output: str | os.PathLike[str]) -> Path:
+    """Write the page for ``record`` to ``output`` (atomically) and return its path."""
+    output = Path(output)
+    atomic_write_text(output, render_html(record))
+    return output
+
+
+def visualise(trace: str | os.PathLike[str], output: str | os.PathLike[str] | None = None,
+              theorem: str | None = None, index: int | None = None) -> Path:
+    """Read ``trace``, pick one record (``theorem``, ``index``), write its page; the page's path.
+
+    Without ``output``, the page goes beside the trace: ``x.json.gz`` → ``x.html``; for a folder,
+    ``FOLDER/<theorem id>.html``."""
+    records = load_records(trace)
+    record = select_record(records, theorem, index)
+    if output is None:
+        trace = Path(trace)
+        if trace.is_dir():
+            output = trace / f"{_safe_name(str(record.header.get('theorem_id', 'trace')))}.html"
+        else:
+            name = trace.name
+            for suffix in (".gz", ".jsonl", ".json"):
+                name = name.removesuffix(suffix)
+            output = trace.with_name(f"{name or 'trace'}.html")
+    return write_html(record, output)
+
+
+def _safe_name(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name).strip(".") or "trace"
+
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{TITLE}}</title>
+<link rel="icon" href="data:,">
+<style>{{CSS}}</style>
+</head>
+<body>
+<header id="bar">
+  <div id="title"></div>
+  <div id="controls">
+    <button type="button" id="play" title="replay the search from step 0">&#9654;</button>
+    <label for="step">step</label>
+    <input type="range" id="step" min="0" max="0" value="0">
+    <span id="steplabel"></span>
+    <button type="button" id="fit" title="show the whole tree">fit</button>
+    <button type="button" id="root" title="centre on the root goal">root</button>
+    <button type="button" id="proof" title="show the proof">proof</button>
+    <label title="hide the goals that were never expanded (and the tactics that only led to them)"><input
+      type="checkbox" id="prune"> only expanded goals</label>
+    <input type="search" id="find" placeholder="find goal: #id or text" title="Enter: next match">
+  </div>
+  <div id="legend"></div>
+</header>
+<main>
+  <svg id="tree" role="img" aria-label="search tree"><g id="viewport"></g></svg>
+  <aside id="panel"></aside>
+</main>
+<div id="tip" hidden></div>
+<script type="application/json" id="trace-data">{{DATA}}</script>
+<script>{{JS}}</script>
+</body>
+</html>
+"""
+
+_CSS = """
+:root { --proved:#2f9e44; --failed:#e03131; --open:#1c7ed6; --exhausted:#f08c00; --frontier:#868e96;
+        --proof:#fab005; font: 13px system-ui, sans-serif; color:#212529; }
+* { box-sizing: border-box; }
+html, body { margin:0; height:100%; overflow:hidden; }
+body { display:flex; flex-direction:column; }
+#bar { padding:6px 10px; border-bottom:1px solid #dee2e6; background:#f8f9fa; display:flex; flex-wrap:wrap;
+       gap:4px 16px; align-items:center; }
+#title { font-weight:600; max-width:40vw; overflow:hidden; text-overflow:ellipsis; white-space:nowrap; }
+#controls { display:flex; gap:6px; align-items:center; }
+#step { width:240px; }
+#steplabel { font-variant-numeric:tabular-nums; min-width:8em; }
+#legend { display:flex; gap:10px; font-size:12px; }
+#legend span::before { content:""; display:inline-block; width:10px; height:10px; border-radius:2px;
+                       margin-right:4px; vertical-align:-1px; background:var(--c); }
+main { flex:1; display:flex; min-height:0; }
+#tree { flex:1; min-width:0; cursor:grab; background:#fff; user-select:none; }
+#tree.dragging { cursor:grabbing; }
+#panel { width:440px; max-width:45vw; overflow:auto; border-left:1px solid #dee2e6; padding:10px;
+         background:#fcfcfd; }
+#panel h2 { font-size:15px; margin:0 0 6px; }
+#panel h3 { font-size:13px; margin:12px 0 4px; }
+#panel pre { white-space:pre-wrap; word-break:break-word; background:#f1f3f5; padding:6px; margin:0;
+             font:12px ui-monospace, monospace; max-height:40vh; overflow:auto; }
+#panel table { border-collapse:collapse; font-size:12px; width:100%; }
+#panel td, #panel th { border-bottom:1px solid #e9ecef; padding:2px 4px; text-align:left; vertical-align:top;
+                       word-break:break-word; }
+#panel th { background:#f1f3f5; white-space:nowrap; }
+#panel .k { color:#495057; white-space:nowrap; width:1%; }
+#panel .num { font-variant-numeric:tabular-nums; white-space:nowrap; }
+#panel button.link { border:none; background:none; color:#1864ab; cursor:pointer; padding:0; font:inherit;
+                     text-decoration:underline; }
+.badge { display:inline-block; padding:0 6px; border-radius:8px; color:#fff; font-size:11px; background:var(--c); }
+#tip { position:fixed; pointer-events:none; max-width:480px; background:#212529; color:#f8f9fa; padding:4px 6px;
+       border-radius:4px; font:11px ui-monospace, monospace; white-space:pre-wrap; word-break:break-word; z-index:9; }
+svg text { font:11px ui-monospace, monospace; dominant-baseline:central; }
+.goal text, .and text { pointer-events:none; }  /* clicks land on the box */
+.item { cursor:pointer; }
+.item path.link { fill:none; stroke:#adb5bd; stroke-width:1.2; }
+.goal rect { stroke-width:1.5; rx:4; }
+.goal[data-s=proved] rect { fill:#d3f9d8; stroke:var(--proved); }
+.goal[data-s=failed] rect { fill:#ffe3e3; stroke:var(--failed); }
+.goal[data-s=open] rect { fill:#e7f5ff; stroke:var(--open); }
+.goal[data-s=exhausted] rect { fill:#fff4e6; stroke:var(--exhausted); }
+.goal[data-s=frontier] rect { fill:#f8f9fa; stroke:var(--frontier); stroke-dasharray:3 2; }
+.and rect { fill:#fff; stroke:#868e96; rx:8; }
+.and.closes rect { stroke:var(--proved); }
+.and text { fill:#495057; }
+.ref text { fill:#868e96; font-style:italic; }
+.ref.cycle text { fill:var(--failed); }
+.item.proof path.link { stroke:var(--proof); stroke-width:3; }
+.item.proof rect { stroke:#e67700; stroke-width:2.5; }
+.and.proof rect { fill:#fff9db; }
+.item.sel rect { stroke:#000; stroke-width:3; }
+.item.cur rect { filter:drop-shadow(0 0 4px #f76707); }
+.item.hit rect { stroke:#ae3ec9; stroke-width:3; }
+svg.far text { display:none; }
+"""
+
+_JS = r"""
+(function () {
+'use strict';
+const D = JSON.parse(document.getElementById('trace-data').textContent);
+const N = D.nodes, E = D.edges, X = D.derived, H = D.header, R = D.result;
+const nN = N.status.length, nE = E.parent.length, S = X.steps;
+const NS = 'http://www.w3.org/2000/svg';
+const ROW = 22, GW = 300, AW = 190, COL = GW + AW, CH = 6.7, GMAX = 38, AMAX = 24, PRUNE_ABOVE = 1500;
+const STATUS = { proved: 'proved', failed: 'failed', open: 'open (expanded)', exhausted: 'open, exhausted',
+                 frontier: 'not expanded' };
+const $ = (id) => document.getElementById(id);
+const isError = (e) => E.outcome[e] === 'error' || E.outcome[e] === 'timeout';
+const text = (n) => N.text[n].map((i) => D.lines[i]).join('\n');
+
+function el(tag, attrs, content) {
+  const x = document.createElement(tag);
+  for (const k in attrs || {}) x.setAttribute(k, attrs[k]);
+  if (content !== undefined && content !== null) x.textContent = String(content);
+  return x;
+}
+function sv(tag, attrs) {
+  const x = document.createElementNS(NS, tag);
+  for (const k in attrs || {}) x.setAttribute(k, attrs[k]);
+  return x;
+}
+function clip(s, n) {
+  s = String(s);
+  return s.length > n ? s.slice(0, n - 1) + '\u2026' : s;
+}
+function firstLine(s) {
+  const lines = s.split('\n').map((l) => l.replace(/\s+/g, ' ').trim()).filter((l) => l);
+  return (lines[0] || '') + (lines.length > 1 ? ' \u2026' : '');
+}
+function fmt(v) {
+  if (typeof v === 'number') {
+    if (Number.isInteger(v)) return String(v);
+    const a = Math.abs(v);
+    return a !== 0 && (a < 1e-3 || a >= 1e5) ? v.toExponential(3) : String(+v.toPrecision(4));
+  }
+  if (v === null || v === undefined) return '\u2014';
+  return String(v);
+}
+
+// ------------------------------------------------------------------ structure: the spanning tree
+const outEdges = Array.from({ length: nN }, () => []);
+const errEdges = Array.from({ length: nN }, () => []);
+for (let e = 0; e < nE; e++) (isError(e) ? errEdges : outEdges)[E.parent[e]].push(e);
+const items = [];  // {k: 'g' goal | 'a' AND (edge) | 'r' reference to a goal drawn elsewhere, id, p, ch, lv, st}
+const goalItem = new Int32Array(nN).fill(-1);
+const andItem = new Int32Array(nE).fill(-1);
+function add(k, id, p, lv, st) {
+  const i = items.length;
+  if (p >= 0) st = Math.max(st, items[p].st);
+  items.push({ k: k, id: id, p: p, ch: [], lv: lv, st: st, x: 0, y: 0, el: null, vis: false, keep: true });
+  if (p >= 0) items[p].ch.push(i);
+  return i;
+}
+function grow(root) {
+  const todo = [add('g', root, -1, 0, 0)];
+  goalItem[root] = todo[0];
+  while (todo.length) {
+    const gi = todo.pop(), lv = items[gi].lv;
+    for (const e of outEdges[items[gi].id]) {
+      const ai = add('a', e, gi, lv, X.step[e]);
+      andItem[e] = ai;
+      for (const c of E.children[e]) {
+        if (X.source[c] === e && goalItem[c] < 0) {
+          const ci = add('g', c, ai, lv + 1, X.step[e]);
+          goalItem[c] = ci;
+          todo.push(ci);
+        } else add('r', c, ai, lv + 1, X.step[e]);
+      }
+    }
+  }
+}
+for (let n = 0; n < nN; n++) if (X.source[n] < 0 && goalItem[n] < 0) grow(n);
+for (let n = 0; n < nN; n++) if (goalItem[n] < 0) grow(n);  // goals whose source is unreachable
+
+const proofEdge = new Uint8Array(nE), proofNode = new Uint8Array(nN);
+for (const e of X.proof_edges) {
+  proofEdge[e] = 1;
+  proofNode[E.parent[e]] = 1;
+  for (const c of E.children[e]) proofNode[c] = 1;
+}
+// "Only expanded goals" keeps the goals that were expanded, proved or on the proof, the tactics leading to
+// them, and references to expanded goals: the search's skeleton without its (often thousands of) leaves.
+function markKept(prune) {
+  for (let i = items.length - 1; i >= 0; i--) {  // children come after their parents
+    const it = items[i];
+    if (!prune || it.p < 0) it.keep = true;
+    else if (it.k === 'g') it.keep = X.expand[it.id] >= 0 || N.status[it.id] === 'proved' || proofNode[it.id] === 1;
+    else if (it.k === 'r') it.keep = X.expand[it.id] >= 0;
+    else it.keep = !it.ch.length || it.ch.some((c) => items[c].keep);
+  }
+}
+
+// ------------------------------------------------------------------ layout: leaves one row each, parents centred
+// Elements are made when an item is first laid out, so hidden leaves of a large search cost nothing.
+let slot = 0;
+function layout() {
+  slot = 0;
+  const stack = [], frag = document.createDocumentFragment();
+  for (let i = items.length - 1; i >= 0; i--) if (items[i].p < 0) stack.push([i, false]);
+  while (stack.length) {
+    const top = stack.pop(), it = items[top[0]];
+    const kids = it.ch.filter((c) => items[c].keep);
+    if (!top[1] && kids.length) {
+      stack.push([top[0], true]);
+      for (let j = kids.length - 1; j >= 0; j--) stack.push([kids[j], false]);
+      continue;
+    }
+    it.y = kids.length ? (items[kids[0]].y + items[kids[kids.length - 1]].y) / 2 : ROW * slot++;
+    it.x = it.lv * COL + (it.k === 'a' ? GW : 0);
+  }
+  for (let i = 0; i < items.length; i++) {
+    const it = items[i];
+    if (!it.keep) continue;
+    if (!it.el) frag.appendChild(draw(i));
+    it.el.setAttribute('transform', 'translate(' + it.x + ',' + it.y + ')');
+    if (it.p >= 0) {
+      const pa = items[it.p], sx = pa.x + pa.w - it.x, sy = pa.y - it.y, m = sx / 2;
+      it.el.firstChild.setAttribute('d', 'M' + sx + ',' + sy + 'C' + m + ',' + sy + ' ' + m + ',0 0,0');
+    }
+  }
+  view.appendChild(frag);
+}
+
+// ------------------------------------------------------------------ drawing
+const svg = $('tree'), view = $('viewport');
+function labelOf(it) {
+  if (it.k === 'g') {
+    const bad = errEdges[it.id].length ? ' \u2717' + errEdges[it.id].length : '';
+    return clip('#' + N.id[it.id] + ' ' + firstLine(text(it.id)), GMAX - bad.length) + bad;
+  }
+  if (it.k === 'a') return (E.outcome[it.id] === 'proved' || !E.children[it.id].length ? '\u2713 ' : '') +
+                           clip(E.tactic[it.id], AMAX);
+  return (E.cycle[items[it.p].id] ? '\u27f2 #' : '\u21aa #') + N.id[it.id];
+}
+function onProof(it) {
+  if (it.k === 'a') return proofEdge[it.id] === 1;
+  if (it.k === 'g') return proofNode[it.id] === 1 && (it.p < 0 || proofEdge[items[it.p].id] === 1);
+  return proofEdge[items[it.p].id] === 1;
+}
+for (const it of items) {
+  it.label = labelOf(it);
+  it.w = it.k === 'r' ? it.label.length * CH : Math.min(it.k === 'a' ? AW - 24 : GW - 28, it.label.length * CH + 12);
+}
+function draw(i) {
+  const it = items[i];
+  let cls = 'item ' + (it.k === 'g' ? 'goal' : it.k === 'a' ? 'and' : 'ref');
+  if (it.k === 'a' && !E.children[it.id].length) cls += ' closes';
+  if (it.k === 'r' && E.cycle[items[it.p].id]) cls += ' cycle';
+  if (onProof(it)) cls += ' proof';
+  const g = sv('g', { class: cls, 'data-i': i });
+  if (it.k === 'g') g.setAttribute('data-node', it.id);
+  if (it.k === 'a') g.setAttribute('data-edge', it.id);
+  if (it.p >= 0) g.appendChild(sv('path', { class: 'link' }));
+  if (it.k !== 'r') g.appendChild(sv('rect', { x: 0, y: -ROW / 2 + 2, width: it.w, height: ROW - 4 }));
+  const t = sv('text', { x: it.k === 'r' ? 2 : 6, y: 0 });
+  t.textContent = it.label;
+  g.appendChild(t);
+  it.el = g;
+  it.vis = true;
+  return g;
+}
+const pruneBox = $('prune');
+pruneBox.checked = nN > PRUNE_ABOVE;
+markKept(pruneBox.checked);
+layout();
+
+// ------------------------------------------------------------------ pan and zoom
+let tx = 0, ty = 0, sc = 1;
+function apply() {
+  view.setAttribute('transform', 'translate(' + tx + ',' + ty + ') scale(' + sc + ')');
+  svg.classList.toggle('far', sc < 0.4);
+}
+function size() { const r = svg.getBoundingClientRect(); return [r.width || 800, r.height || 600]; }
+function fitBox(x0, y0, x1, y1, maxScale) {
+  const [w, h] = size();
+  sc = Math.max(0.005, Math.min(maxScale, (w - 40) / Math.max(1, x1 - x0), (h - 40) / Math.max(1, y1 - y0)));
+  tx = (w - (x1 - x0) * sc) / 2 - x0 * sc;
+  ty = (h - (y1 - y0) * sc) / 2 - y0 * sc;
+  apply();
+}
+function fitItems(list, maxScale) {
+  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+  for (const it of list) {
+    x0 = Math.min(x0, it.x); x1 = Math.max(x1, it.x + (it.w || 0));
+    y0 = Math.min(y0, it.y - ROW / 2); y1 = Math.max(y1, it.y + ROW / 2);
+  }
+  if (x0 <= x1) fitBox(x0, y0, x1, y1, maxScale);
+}
+function centreOn(it, scale) {
+  const [w, h] = size();
+  if (scale) sc = scale; else if (sc < 0.6) sc = 1;
+  tx = w / 2 - (it.x + it.w / 2) * sc;
+  ty = h / 2 - it.y * sc;
+  apply();
+}
+let drag = null;
+svg.addEventListener('pointerdown', (ev) => {
+  drag = { x: ev.clientX, y: ev.clientY, tx: tx, ty: ty, moved: false };
+});
+window.addEventListener('pointermove', (ev) => {
+  if (!drag) return;
+  const dx = ev.clientX - drag.x, dy = ev.clientY - drag.y;
+  if (!drag.moved && Math.abs(dx) + Math.abs(dy) > 4) { drag.moved = true; svg.classList.add('dragging'); }
+  if (drag.moved) { tx = drag.tx + dx; ty = drag.ty + dy; apply(); }
+});
+window.addEventListener('pointerup', () => {
+  svg.classList.remove('dragging');
+  if (drag && drag.moved) drag.justMoved = true;
+  setTimeout(() => { drag = null; }, 0);
+});
+svg.addEventListener('wheel', (ev) => {
+  ev.preventDefault();
+  const r = svg.getBoundingClientRect(), mx = ev.clientX - r.left, my = ev.clientY - r.top;
+  const ns = Math.max(0.005, Math.min(4, sc * Math.exp(-ev.deltaY * 0.0015)));
+  tx = mx - (mx - tx) * ns / sc;
+  ty = my - (my - ty) * ns / sc;
+  sc = ns;
+  apply();
+}, { passive: false });
+
+// ------------------------------------------------------------------ replay
+let step = S;
+const slider = $('step');
+slider.max = String(S);
+slider.value = String(S);
+function statusAt(n, k) {
+  if (k >= S) {
+    const s = N.status[n];
+    if (s === 'proved' || s === 'failed') return s;
+    if (!outEdges[n].length && !errEdges[n].length) return 'frontier';
+    return N.exhausted[n] ? 'exhausted' : 'open';
+  }
+  if (X.proved_at[n] >= 0 && X.proved_at[n] <= k) return 'proved';
+  return X.expand[n] >= 0 && X.expand[n] <= k ? 'open' : 'frontier';
+}
+let current = null;
+function setStep(k) {
+  step = k;
+  for (const it of items) {
+    if (!it.el) continue;
+    const vis = it.keep && it.st <= k;
+    if (vis !== it.vis) { it.vis = vis; it.el.style.display = vis ? '' : 'none'; }
+    if (it.k === 'g') {
+      const s = statusAt(it.id, k);
+      if (it.el.getAttribute('data-s') !== s) it.el.setAttribute('data-s', s);
+    }
+  }
+  if (current) current.el.classList.remove('cur');
+  current = null;
+  const n = X.step_node[k];
+  if (k > 0 && n >= 0 && goalItem[n] >= 0 && items[goalItem[n]].el) {
+    current = items[goalItem[n]];
+    current.el.classList.add('cur');
+  }
+  $('steplabel').textContent = k + ' / ' + S + (k > 0 && n >= 0 ? '  expanded #' + N.id[n] : '  (the root)');
+}
+slider.addEventListener('input', () => { stopPlay(); setStep(+slider.value); });
+let timer = null;
+function stopPlay() { if (timer) { clearInterval(timer); timer = null; $('play').textContent = '\u25b6'; } }
+$('play').addEventListener('click', () => {
+  if (timer) return stopPlay();
+  if (step >= S) setStep(0);
+  slider.value = String(step);
+  $('play').textContent = '\u25a0';
+  timer = setInterval(() => {
+    if (step >= S) return stopPlay();
+    setStep(step + 1);
+    slider.value = String(step);
+  }, Math.max(40, Math.min(400, 12000 / Math.max(1, S))));
+});
+
+// ------------------------------------------------------------------ side panel
+const panel = $('panel');
+let selected = null;
+function nodeLink(n) {
+  const b = el('button', { type: 'button', class: 'link', 'data-goto': 'g' + n }, '#' + N.id[n]);
+  return b;
+}
+function edgeLink(e) {
+  return el('button', { type: 'button', class: 'link', 'data-goto': 'a' + e }, 'edge ' + E.id[e]);
+}
+function nodeLinks(list, into) {
+  list.forEach((c, j) => {
+    if (j) into.appendChild(document.createTextNode(' '));
+    into.appendChild(nodeLink(c));
+  });
+  return into;
+}
+function kvTable(rows) {
+  const t = el('table');
+  for (const [k, v] of rows) {
+    const tr = el('tr');
+    tr.appendChild(el('td', { class: 'k' }, k));
+    const td = el('td', typeof v === 'number' ? { class: 'num' } : {});
+    if (v instanceof Node) td.appendChild(v); else td.textContent = fmt(v);
+    tr.appendChild(td);
+    t.appendChild(tr);
+  }
+  return t;
+}
+function valueView(v) {
+  if (Array.isArray(v) && v.length && v.every((r) => r && typeof r === 'object' && !Array.isArray(r))) {
+    const cols = [];
+    for (const r of v) for (const k in r) if (!cols.includes(k)) cols.push(k);
+    const t = el('table'), head = el('tr');
+    for (const c of cols) head.appendChild(el('th', {}, c));
+    t.appendChild(head);
+    for (const r of v) {
+      const tr = el('tr');
+      for (const c of cols) {
+        const td = el('td', typeof r[c] === 'number' ? { class: 'num' } : {});
+        if (c === 'edge' && Number.isInteger(r[c]) && r[c] >= 0 && r[c] < nE) td.appendChild(edgeLink(r[c]));
+        else td.textContent = typeof r[c] === 'object' && r[c] !== null ? JSON.stringify(r[c]) : fmt(r[c]);
+        tr.appendChild(td);
+      }
+      t.appendChild(tr);
+    }
+    return t;
+  }
+  if (v && typeof v === 'object' && !Array.isArray(v)) {
+    const keys = Object.keys(v);
+    if (!keys.length) return document.createTextNode('{}');
+    return kvTable(keys.map((k) => [k, v[k] && typeof v[k] === 'object' ? valueView(v[k]) : v[k]]));
+  }
+  if (Array.isArray(v)) {
+    return document.createTextNode('[' + v.map((x) => x && typeof x === 'object' ? JSON.stringify(x) : fmt(x))
+      .join(', ') + ']');
+  }
+  return document.createTextNode(fmt(v));
+}
+function section(title, content) {
+  panel.appendChild(el('h3', {}, title));
+  panel.appendChild(content);
+}
+function badge(s) {
+  const b = el('span', { class: 'badge' }, STATUS[s] || s);
+  b.style.setProperty('--c', 'var(--' + s + ')');
+  return b;
+}
+function edgeRows(list) {
+  const t = el('table'), head = el('tr');
+  for (const c of ['edge', 'tactic', 'outcome', 'log p', 'subgoals', 'step']) head.appendChild(el('th', {}, c));
+  t.appendChild(head);
+  for (const e of list) {
+    const tr = el('tr');
+    const first = el('td');
+    first.appendChild(isError(e) ? document.createTextNode(String(E.id[e])) : edgeLink(e));
+    tr.appendChild(first);
+    tr.appendChild(el('td', {}, E.tactic[e]));
+    const why = E.message[e] ? ': ' + clip(E.message[e], 80) : '';
+    tr.appendChild(el('td', { title: E.message[e] }, E.outcome[e] + why));
+    tr.appendChild(el('td', { class: 'num' }, fmt(E.logprob[e])));
+    tr.appendChild(nodeLinks(E.children[e], el('td')));
+    tr.appendChild(el('td', { class: 'num' }, X.step[e]));
+    t.appendChild(tr);
+  }
+  return t;
+}
+const statsTitle = 'planner statistics (' + (H.planner || '?') + ')';
+function showGoal(n) {
+  panel.replaceChildren();
+  const h = el('h2', {}, 'goal #' + N.id[n] + ' ');
+  h.appendChild(badge(statusAt(n, S)));
+  panel.appendChild(h);
+  section('goal', el('pre', {}, text(n)));
+  const src = X.source[n];
+  section('search', kvTable([
+    ['status', N.status[n]], ['depth', N.depth[n]], ['exhausted', N.exhausted[n] ? 'yes' : 'no'],
+    ['appeared at step', items[goalItem[n]].st],
+    ['first expanded at step', X.expand[n] >= 0 ? X.expand[n] : 'never'],
+    ['proved at step', X.proved_at[n] >= 0 ? X.proved_at[n] : '\u2014'],
+    ['on the proof', proofNode[n] ? 'yes' : 'no'],
+    ['produced by', src >= 0 ? edgeLink(src) : '(root)'],
+  ]));
+  if (N.stats[n] !== null && N.stats[n] !== undefined) section(statsTitle, valueView(N.stats[n]));
+  const all = outEdges[n].concat(errEdges[n]).sort((a, b) => a - b);
+  if (all.length) section('tactics tried (' + all.length + ', ' + errEdges[n].length + ' failed)', edgeRows(all));
+}
+function showEdge(e) {
+  panel.replaceChildren();
+  panel.appendChild(el('h2', {}, 'tactic application (edge ' + E.id[e] + ')'));
+  section('tactic', el('pre', {}, E.tactic[e]));
+  const kids = nodeLinks(E.children[e], el('span'));
+  if (!E.children[e].length) kids.textContent = 'none: closes the goal';
+  const lp = E.logprob[e];
+  section('application', kvTable([
+    ['on goal', nodeLink(E.parent[e])], ['outcome', E.outcome[e]], ['subgoals', kids],
+    ['log-prob', lp], ['prob', typeof lp === 'number' ? Math.exp(lp) : null], ['step', X.step[e]],
+    ['time (s since start)', E.t[e]], ['elapsed (s)', E.elapsed[e]], ['cycle', E.cycle[e] ? 'yes' : 'no'],
+    ['on the proof', proofEdge[e] ? 'yes' : 'no'],
+  ]));
+  if (E.message[e]) section('message', el('pre', {}, E.message[e]));
+  const ps = N.stats[E.parent[e]];
+  if (ps && Array.isArray(ps.edges)) {
+    const mine = ps.edges.find((r) => r && r.edge === E.id[e]);
+    if (mine) section(statsTitle, valueView(mine));
+  }
+  section('goal', el('pre', {}, text(E.parent[e])));
+}
+function showOverview() {
+  panel.replaceChildren();
+  panel.appendChild(el('h2', {}, H.theorem_id || 'trace'));
+  if (H.statement) section('statement', el('pre', {}, H.statement));
+  section('result', kvTable(Object.keys(R).filter((k) => typeof R[k] !== 'object' || R[k] === null)
+    .map((k) => [k, R[k]])));
+  if (Array.isArray(R.proof_script)) section('proof script', el('pre', {}, R.proof_script.join('\n')));
+  section('search', kvTable([['env', H.env_id], ['planner', H.planner], ['policy', H.policy], ['critic', H.critic],
+    ['goals', nN], ['tactic applications', nE], ['expansion steps', S], ['trace version', D.version]]));
+  if (H.settings) section('planner settings', valueView(H.settings));
+  const rest = {};
+  const shown = ['theorem_id', 'statement', 'settings', 'env_id', 'planner', 'policy', 'critic'];
+  for (const k in H) if (!shown.includes(k)) rest[k] = H[k];
+  section('header', valueView(rest));
+  panel.appendChild(el('p', {}, 'Click a goal or a tactic for its details; drag to pan, wheel to zoom.'));
+}
+function select(i, centre) {
+  if (selected !== null) items[selected].el.classList.remove('sel');
+  selected = i;
+  if (i === null) return showOverview();
+  const it = items[i];
+  if (!it.keep) { pruneBox.checked = false; markKept(false); layout(); setStep(step); }
+  it.el.classList.add('sel');
+  if (it.k === 'a') showEdge(it.id); else showGoal(it.id);
+  if (centre) {
+    if (!it.vis) { setStep(S); slider.value = String(S); }
+    centreOn(it);
+  }
+}
+panel.addEventListener('click', (ev) => {
+  const b = ev.target.closest('[data-goto]');
+  if (!b) return;
+  const v = b.getAttribute('data-goto'), id = +v.slice(1);
+  select(v[0] === 'g' ? goalItem[id] : andItem[id], true);
+});
+svg.addEventListener('click', (ev) => {
+  if (drag && drag.justMoved) return;
+  const g = ev.target.closest('g.item');
+  if (!g) return select(null);
+  const it = items[+g.getAttribute('data-i')];
+  if (it.k === 'r') return select(goalItem[it.id], true);
+  select(+g.getAttribute('data-i'), false);
+});
+
+// ------------------------------------------------------------------ tooltip
+const tip = $('tip');
+svg.addEventListener('mouseover', (ev) => {
+  const g = ev.target.closest('g.item');
+  if (!g) { tip.hidden = true; return; }
+  const it = items[+g.getAttribute('data-i')];
+  tip.textContent = it.k === 'a'
+    ? E.tactic[it.id] + '\n' + E.outcome[it.id] + ', log p ' + fmt(E.logprob[it.id])
+    : '#' + N.id[it.id] + ' ' + (STATUS[statusAt(it.id, step)] || '') + '\n' + clip(text(it.id), 600);
+  tip.hidden = false;
+});
+svg.addEventListener('mousemove', (ev) => {
+  tip.style.left = Math.min(window.innerWidth - 490, ev.clientX + 14) + 'px';
+  tip.style.top = (ev.clientY + 14) + 'px';
+});
+svg.addEventListener('mouseleave', () => { tip.hidden = true; });
+
+// ------------------------------------------------------------------ find
+let lastHit = null, hitFrom = -1;
+$('find').addEventListener('keydown', (ev) => {
+  if (ev.key !== 'Enter') return;
+  const q = ev.target.value.trim().toLowerCase();
+  if (lastHit) lastHit.el.classList.remove('hit');
+  lastHit = null;
+  if (!q) return;
+  const byId = /^#?\d+$/.test(q) ? +q.replace('#', '') : null;
+  for (let j = 1; j <= nN; j++) {
+    const n = (hitFrom + j) % nN;
+    if (byId !== null ? N.id[n] === byId : text(n).toLowerCase().includes(q)) {
+      hitFrom = n;
+      lastHit = items[goalItem[n]];
+      lastHit.el.classList.add('hit');
+      select(goalItem[n], true);
+      return;
+    }
+  }
+});
+
+// ------------------------------------------------------------------ header, buttons, start
+{
+  const t = $('title');
+  t.textContent = (H.theorem_id || 'trace') + ' \u00b7 ' + (H.planner || '?') + ' on ' + (H.env_id || '?') +
+    ' \u00b7 ' + (R.proved ? 'proved' : 'not proved' + (R.stop_reason ? ' (' + R.stop_reason + ')' : '')) + ' \u00b7 ' +
+    nN + ' goals, ' + nE + ' tactic applications, ' + S + ' expansions';
+  t.title = t.textContent;
+  const legend = $('legend');
+  for (const s of ['proved', 'failed', 'open', 'exhausted', 'frontier']) {
+    const span = el('span', {}, STATUS[s]);
+    span.style.setProperty('--c', 'var(--' + s + ')');
+    legend.appendChild(span);
+  }
+  const p = el('span', {}, 'proof');
+  p.style.setProperty('--c', 'var(--proof)');
+  legend.appendChild(p);
+}
+pruneBox.addEventListener('change', () => {
+  markKept(pruneBox.checked);
+  layout();
+  setStep(step);
+  fitItems(items.filter((it) => it.keep), 1.2);
+});
+$('fit').addEventListener('click', () => fitItems(items.filter((it) => it.keep), 1.5));
+$('root').addEventListener('click', () => select(goalItem[0], true));
+const proofItems = items.filter(onProof);
+$('proof').disabled = !proofItems.length;
+$('proof').addEventListener('click', () => fitItems(proofItems, 1.2));
+setStep(S);
+showOverview();
+// the whole tree if it fits at a readable scale, else the root at a scale that shows the tree's shape
+if (slot * ROW * 0.3 < size()[1]) fitItems(items.filter((it) => it.keep), 1.2); else centreOn(items[goalItem[0]], 0.3);
+document.body.setAttribute('data-ready', String(items.length));
+})();
+"""
