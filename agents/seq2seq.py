@@ -27,6 +27,7 @@ torch = require("torch", "the seq2seq tactic policy")
 transformers = require("transformers", "the seq2seq tactic policy")
 
 SETTINGS_FILE = "aitp_policy.json"
+METHODS = ("beam", "sample", "rank")
 
 
 @dataclass
@@ -36,7 +37,9 @@ class GenerationSettings:
     num_candidates: int = 8
     """k: candidates per goal when the planner does not say (``tactics_per_expansion``)."""
     method: str = "beam"
-    """``beam``: beam search, k beams, the k best distinct sequences; ``sample``: k samples at ``temperature``."""
+    """``beam``: beam search, k beams, the k best distinct sequences; ``sample``: k samples at ``temperature``;
+    ``rank``: score every tactic the backend enumerates (``candidate_tactics``, e.g. SR-v0's) and keep the k most
+    likely, so that every proposal is legal. Ranking needs the backend: see :meth:`Seq2SeqPolicy.bind_backend`."""
     temperature: float = 1.0
     """Sampling temperature (``method="sample"``)."""
     max_goal_bytes: int = 512
@@ -49,8 +52,8 @@ class GenerationSettings:
     """Goals per forward pass; a planner's batch of goals is split into chunks of this size."""
 
     def __post_init__(self) -> None:
-        if self.method not in ("beam", "sample"):
-            raise ValueError(f"method must be 'beam' or 'sample', not {self.method!r}")
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {', '.join(METHODS)}, not {self.method!r}")
         if self.num_candidates < 1 or self.max_goal_bytes < 8 or self.max_tactic_bytes < 1 or self.batch_size < 1:
             raise ValueError("num_candidates, max_tactic_bytes and batch_size must be positive, max_goal_bytes >= 8")
         if self.temperature <= 0:
@@ -89,6 +92,13 @@ class Seq2SeqPolicy:
         self.settings = settings or GenerationSettings()
         self.device = device
         self.model.eval()
+        self._enumerate: Any = None
+
+    def bind_backend(self, backend: Any) -> None:
+        """Use ``backend.candidate_tactics`` as the candidate set of ``method="rank"`` (a no-op for backends that
+        cannot enumerate tactics). Planners' callers (the loop, ``aitp prove``) call this for every policy that
+        has it."""
+        self._enumerate = getattr(backend, "candidate_tactics", None)
 
     # ------------------------------------------------------------------ construction and checkpoints
     @classmethod
@@ -159,11 +169,67 @@ class Seq2SeqPolicy:
     @torch.no_grad()
     def propose(self, goals: Sequence[Goal | str], k: int | None = None) -> list[list[tuple[str, float]]]:
         k = k or self.settings.num_candidates
+        if self.settings.method == "rank":
+            return self._rank(goals, k)
         texts = _texts(goals)
         out: list[list[tuple[str, float]]] = []
         step = self.settings.batch_size
         for i in range(0, len(texts), step):
             out.extend(self._generate(texts[i:i + step], k))
+        return out
+
+    def _rank(self, goals: Sequence[Goal | str], k: int) -> list[list[tuple[str, float]]]:
+        if self._enumerate is None:
+            raise ValueError("method='rank' scores the tactics a backend enumerates: call "
+                             "policy.bind_backend(env.unwrapped.backend) with a backend that has candidate_tactics "
+                             "(SR-v0's has), or use method='beam' or 'sample'")
+        goal_objs = [g for g in goals if isinstance(g, Goal)]
+        if len(goal_objs) != len(goals):
+            raise TypeError("method='rank' needs Goal objects (the backend enumerates their tactics), not strings")
+        candidates = [self._enumerate(g) for g in goal_objs]
+        scores = self.score_candidates(goal_objs, candidates)
+        out = []
+        for tactics, logp in zip(candidates, scores, strict=True):
+            if not tactics:
+                out.append([])
+                continue
+            # renormalised over the legal set: a distribution over what can be applied, as planners' priors expect
+            t = torch.tensor(logp)
+            t = torch.log_softmax(t, dim=0)
+            top = torch.topk(t, min(k, len(tactics)))
+            out.append([(tactics[i], float(v)) for v, i in zip(top.values.tolist(), top.indices.tolist(),
+                                                                strict=True)])
+        return out
+
+    @torch.no_grad()
+    def score_candidates(self, goals: Sequence[Goal | str], candidates: Sequence[Sequence[str]],
+                         chunk: int = 1024) -> list[list[float]]:
+        """log π(tactic | goal) for every tactic in ``candidates[i]`` of ``goals[i]``: each goal is encoded once, and
+        the decoder scores its candidates in batches of ``chunk`` tactics."""
+        was_training = self.model.training
+        self.model.eval()
+        out: list[list[float]] = [[] for _ in goals]
+        step = self.settings.batch_size
+        for start in range(0, len(goals), step):
+            part = list(range(start, min(start + step, len(goals))))
+            enc = self.encode_goals([goals[i] for i in part])
+            hidden = self.model.get_encoder()(input_ids=enc.input_ids, attention_mask=enc.attention_mask)
+            hidden = hidden.last_hidden_state
+            pairs = [(j, t) for j, i in enumerate(part) for t in candidates[i]]
+            scores: list[float] = []
+            for c in range(0, len(pairs), chunk):
+                rows = pairs[c:c + chunk]
+                index = torch.tensor([j for j, _ in rows], device=self.device)
+                labels = self.encode_tactics([t for _, t in rows])
+                logits = self.model(encoder_outputs=(hidden[index],), attention_mask=enc.attention_mask[index],
+                                    labels=labels).logits
+                mask = labels != -100
+                logp = torch.log_softmax(logits.float(), dim=-1).gather(-1, labels.clamp(min=0).unsqueeze(-1))
+                scores += (logp.squeeze(-1) * mask).sum(-1).tolist()
+            it = iter(scores)
+            for i in part:
+                out[i] = [next(it) for _ in candidates[i]]
+        self.model.train(was_training)
         return out
 
     def _suppressed(self) -> list[int]:

@@ -33,6 +33,7 @@ from typing import Any
 from aitp_gym.trace import atomic_write_text, iter_traces
 
 HOLIST_SETTINGS_FILE = "aitp_holist_model.json"  # agents.holist_model.SETTINGS_FILE, without importing torch
+RANKER_SETTINGS_FILE = "aitp_ranker.json"  # agents.ranker.SETTINGS_FILE
 
 # ---------------------------------------------------------------------------------------------- configuration
 
@@ -46,7 +47,9 @@ class ProveConfig:
     planner_settings: dict[str, Any] = field(default_factory=dict)
     """Extra planner settings, e.g. {exploration: 1.0}."""
     max_expansions: int = 64
-    """Search budget per theorem, in expansions (the same for training and evaluation)."""
+    """Search budget per theorem, in expansions: evaluation always uses it, so rounds compare at one budget."""
+    train_max_expansions: int | None = None
+    """Budget when proving train theorems (None: max_expansions). A bigger one finds more proofs to learn from."""
     time_limit: float = 60.0
     """Search budget per theorem, in seconds."""
     tactics_per_expansion: int = 8
@@ -64,12 +67,13 @@ class ModelConfig:
     """The starting models."""
 
     policy: str = "seq2seq"
-    """uniform (model-free) | seq2seq (a fresh tiny model) | holist (a fresh HOList tactic-and-premise model, for
-    HOList-v0) | a checkpoint folder of either."""
+    """uniform (model-free) | ranker (a fresh featurised ranker of the env's enumerated tactics, e.g. SR-v0's) |
+    seq2seq (a fresh tiny model) | holist (a fresh HOList tactic-and-premise model, for HOList-v0) | a checkpoint
+    folder of any of them."""
     critic: str = "value"
     """default (the env's model-free critic) | value (a fresh tiny critic) | a checkpoint folder."""
     pretrain_steps: int = 0
-    """SR-v0: supervised steps on the generator's ground-truth proofs before round 0 (0: none)."""
+    """SR-v0: supervised steps (seq2seq or ranker) on the generator's ground-truth proofs before round 0 (0: none)."""
     num_candidates: int = 8
     """Beam width / candidates per goal for the seq2seq policy."""
     goal_view: str = "auto"
@@ -84,11 +88,14 @@ class LearnConfig:
     """Which learners run each round, and how long."""
 
     learners: list[str] = field(default_factory=lambda: ["seq2seq", "critic"])
-    """Any of seq2seq, dpo, ilql, critic (for a seq2seq policy), premise (for the HOList model), in this order."""
+    """Any of seq2seq, dpo, ilql (for a seq2seq policy), ranker (for a ranker policy), premise (for the HOList
+    model), critic (for a value critic), in this order."""
     steps: int = 150
     """Optimiser steps per learner per round."""
     batch_size: int = 32
-    lr: float = 2e-3
+    lr: float | None = None
+    """Learning rate of every learner (None: each learner's own default, e.g. 1e-3 for the transformer learners and
+    0.05 for the ranker's linear model)."""
     window: int = 3
     """Build buffers from this round's traces and the previous window-1 rounds'."""
 
@@ -115,17 +122,22 @@ class LoopConfig:
     def __post_init__(self) -> None:
         if self.rounds < 0 or self.workers < 1:
             raise ValueError("rounds must be >= 0 and workers >= 1")
-        bad = set(self.learn.learners) - {"seq2seq", "dpo", "ilql", "critic", "premise"}
+        bad = set(self.learn.learners) - {*_LEARNERS_OF["policy"], *_LEARNERS_OF["critic"]}
         if bad:
-            raise ValueError(f"unknown learners {sorted(bad)}: choose from seq2seq, dpo, ilql, critic, premise")
-        policy_learners = set(self.learn.learners) & {"seq2seq", "dpo", "ilql", "premise"}
+            raise ValueError(f"unknown learners {sorted(bad)}: choose from seq2seq, dpo, ilql, ranker, premise, "
+                             "critic")
+        policy_learners = set(self.learn.learners) & set(_LEARNERS_OF["policy"])
         if self.model.policy == "uniform" and policy_learners:
-            raise ValueError("policy learners need a model policy: set model.policy to seq2seq, holist or a "
-                             "checkpoint")
+            raise ValueError("policy learners need a model policy: set model.policy to ranker, seq2seq, holist or "
+                             "a checkpoint")
         if self.model.policy == "holist" and policy_learners - {"premise"}:
-            raise ValueError("the HOList model trains with the premise learner, not seq2seq, dpo or ilql")
+            raise ValueError("the HOList model trains with the premise learner only")
+        if self.model.policy == "ranker" and policy_learners - {"ranker"}:
+            raise ValueError("the ranker policy trains with the ranker learner only")
         if self.model.policy == "seq2seq" and "premise" in policy_learners:
             raise ValueError("the premise learner trains the HOList model: set model.policy to holist")
+        if self.model.policy == "seq2seq" and "ranker" in policy_learners:
+            raise ValueError("the ranker learner trains the ranker policy: set model.policy to ranker")
         from aitp_gym.agents.text import GOAL_VIEWS
 
         if self.model.goal_view != "auto" and self.model.goal_view not in GOAL_VIEWS:
@@ -232,10 +244,19 @@ def _torch_threads(n: int) -> None:
 
 
 def load_policy(spec: str, num_candidates: int = 8, goal_view: str = "full") -> Any:
-    """None for the model-free policy; a ``HOListPolicy`` for ``holist`` (fresh) or a HOList checkpoint folder;
-    else a ``Seq2SeqPolicy`` (a fresh tiny one reading ``goal_view``, or a checkpoint, which keeps its own view)."""
+    """None for the model-free policy; a ``RankerPolicy`` for ``ranker`` (fresh, with SR-v0's featuriser under the
+    ``sr`` view, else the text one) or a ranker checkpoint; a ``HOListPolicy`` for ``holist`` (fresh) or a HOList
+    checkpoint folder; else a ``Seq2SeqPolicy`` (a fresh tiny one reading ``goal_view``, or a checkpoint, which
+    keeps its own view)."""
     if spec == "uniform":
         return None
+    if spec == "ranker" or (Path(spec) / RANKER_SETTINGS_FILE).is_file():
+        from aitp_gym.agents.ranker import RankerPolicy
+
+        if spec == "ranker":
+            return RankerPolicy.tiny(featuriser="sr" if goal_view == "sr" else "text",
+                                     num_candidates=num_candidates)
+        return RankerPolicy.from_pretrained(spec, num_candidates=num_candidates)
     if spec == "holist" or (Path(spec) / HOLIST_SETTINGS_FILE).is_file():
         from aitp_gym.agents.holist_model import HOListPolicy
 
@@ -298,6 +319,9 @@ def prove_job(job: AttemptJob, policy: Any = None, critic: Any = None) -> list[d
         critic = load_critic(job.critic, job.goal_view)
     env = gym.make(job.env_id, split=job.split)
     backend = env.unwrapped.backend
+    bind = getattr(policy, "bind_backend", None)
+    if bind is not None:  # rankers score the backend's enumerated tactics
+        bind(backend)
     by_id = {t.id: t for t in backend.theorems(job.split)}
     p = job.prove
     out = []
@@ -382,8 +406,11 @@ class Loop:
 
         c = self.config
         out_dir.mkdir(parents=True, exist_ok=True)
+        prove = dataclasses.asdict(c.prove)
+        if split == "train" and c.prove.train_max_expansions is not None:
+            prove["max_expansions"] = c.prove.train_max_expansions
         base = dict(env_id=c.env, split=split, out_dir=str(out_dir), policy=policy_spec, critic=critic_spec,
-                    prove=dataclasses.asdict(c.prove), num_candidates=c.model.num_candidates,
+                    prove=prove, num_candidates=c.model.num_candidates,
                     torch_threads=c.torch_threads, goal_view=resolve_goal_view(c))
         bar = tqdm(total=len(theorem_ids), desc=label, disable=not self.progress, leave=False)
         results: list[dict[str, Any]] = []
@@ -435,9 +462,10 @@ class Loop:
         buffers, stats = B.build_all(rec for d in windows if d.exists() for rec in iter_traces(d))
         losses: dict[str, float] = {}
         step_offset = (r - 1) * c.learn.steps
-        common = dict(steps=c.learn.steps, batch_size=c.learn.batch_size, lr=c.learn.lr, seed=c.seed + r)
+        common = dict(steps=c.learn.steps, batch_size=c.learn.batch_size, seed=c.seed + r,
+                      **({} if c.learn.lr is None else {"lr": c.learn.lr}))
         for name in c.learn.learners:
-            data = buffers["critic" if name == "critic" else "seq2seq" if name == "premise" else name]
+            data = buffers["critic" if name == "critic" else "seq2seq" if name in ("premise", "ranker") else name]
             if not data:
                 self.log(f"round {r}: no {name} examples yet; {name} skipped")
                 continue
@@ -451,6 +479,11 @@ class Loop:
 
                 res = train_dpo(policy, data, DPOSettings(**common), self._logger(), step_offset,
                                 progress=self.progress)
+            elif name == "ranker":
+                from aitp_gym.agents.learners.ranker import RankerSettings, train_ranker
+
+                res = train_ranker(policy, data, RankerSettings(**common), self._logger(), step_offset,
+                                   progress=self.progress)
             elif name == "premise":
                 from aitp_gym.agents.learners.premise import PremiseSettings, train_premise
 
@@ -522,7 +555,7 @@ class Loop:
         view = resolve_goal_view(c)
         policy, critic = load_policy(policy_spec, c.model.num_candidates, view), load_critic(critic_spec, view)
         # a model counts as trained once a round (or pre-training) has trained it, or if it was given as a checkpoint
-        trained = {"policy": c.model.policy not in ("seq2seq", "holist"), "critic": c.model.critic != "value"}
+        trained = {"policy": c.model.policy not in ("seq2seq", "holist", "ranker"), "critic": c.model.critic != "value"}
         if done:
             trained.update(done[-1].get("trained", {}))
         if start == 0:
@@ -603,15 +636,21 @@ class Loop:
 
     def _pretrain(self, policy: Any) -> float:
         from aitp_gym.agents.buffers import sr_ground_truth_pairs
-        from aitp_gym.agents.learners.seq2seq import Seq2SeqSettings, train_seq2seq
 
         if self.config.env != "SR-v0":
             raise ValueError("model.pretrain_steps uses SR-v0's generator proofs; set it to 0 for other envs")
         c = self.config
-        res = train_seq2seq(policy, sr_ground_truth_pairs("train"),
-                            Seq2SeqSettings(steps=c.model.pretrain_steps, batch_size=c.learn.batch_size,
-                                            lr=c.learn.lr, seed=c.seed),
-                            self._logger(), progress=self.progress)
+        common = dict(steps=c.model.pretrain_steps, batch_size=c.learn.batch_size, seed=c.seed,
+                      **({} if c.learn.lr is None else {"lr": c.learn.lr}))
+        pairs = sr_ground_truth_pairs("train")
+        if getattr(policy, "name", "") == "ranker":
+            from aitp_gym.agents.learners.ranker import RankerSettings, train_ranker
+
+            res = train_ranker(policy, pairs, RankerSettings(**common), self._logger(), progress=self.progress)
+        else:
+            from aitp_gym.agents.learners.seq2seq import Seq2SeqSettings, train_seq2seq
+
+            res = train_seq2seq(policy, pairs, Seq2SeqSettings(**common), self._logger(), progress=self.progress)
         return res.final_loss
 
     @staticmethod
@@ -648,7 +687,7 @@ def _flat(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-_LEARNERS_OF = {"policy": ("seq2seq", "dpo", "ilql", "premise"), "critic": ("critic",)}
+_LEARNERS_OF = {"policy": ("seq2seq", "dpo", "ilql", "ranker", "premise"), "critic": ("critic",)}
 
 
 def _summarise(results: list[dict[str, Any]]) -> dict[str, Any]:

@@ -35,7 +35,7 @@ def _scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
 
 
 def test_one_round_end_to_end(tmp_path):
-    config = load_config(ROOT / "configs/sr_demo.yaml", [*TINY, "rounds=1", "prove.train_difficulty_max=1"])
+    config = load_config(ROOT / "configs/sr_seq2seq.yaml", [*TINY, "rounds=1", "prove.train_difficulty_max=1"])
     rows = Loop(config, tmp_path / "run", progress=False, log=lambda m: None).run()
     assert [r["round"] for r in rows] == [0, 1]
     assert rows[0]["models"] == {"policy": "model-free", "critic": "model-free"}  # bootstrapping
@@ -151,7 +151,7 @@ def test_the_ray_path_on_a_local_ray(tmp_path):
     pytest.importorskip("ray")
     config = load_config(ROOT / "configs/sr_demo.yaml",
                          [*TINY, "rounds=1", "ray_address=local", "workers=2", "learn.learners=[critic]",
-                          "model.policy=uniform"])
+                          "model.policy=uniform", "model.critic=value"])
     try:
         rows = Loop(config, tmp_path / "run", progress=False, log=lambda m: None).run()
     finally:

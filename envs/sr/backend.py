@@ -160,15 +160,7 @@ class SRBackend:
 
     def candidate_tactics(self, goal: Goal) -> list[str]:
         """Every rule at every position, with the default substitutions for A and B."""
-        state: SRState = goal.data
-        out: list[str] = []
-        for pos, sub in enumerate(E.subexpressions(state.expr)):
-            if sub == E.ZERO:
-                out.extend(f"init @{pos} A={s}" for s in DEFAULT_SUBSTITUTIONS)
-                continue
-            out.extend(f"{rule} @{pos}" for rule in UNARY_RULES)
-            out.extend(f"{rule} @{pos} B={s}" for rule in BINARY_RULES for s in DEFAULT_SUBSTITUTIONS)
-        return out
+        return candidate_tactics_for(goal.data.expr)
 
     def check(self, theorem: Theorem, proof: ProofStep) -> tuple[bool, str]:
         return replay_proof(SRBackend(), theorem, proof)
@@ -178,6 +170,19 @@ class SRBackend:
 
     def close(self) -> None:
         pass
+
+
+def candidate_tactics_for(expr: E.Expr) -> list[str]:
+    """SR-v0's enumerated tactics for an expression: every rule at every position, with the default
+    substitutions for A and B (``init`` only on a constant 0)."""
+    out: list[str] = []
+    for pos, sub in enumerate(E.subexpressions(expr)):
+        if sub == E.ZERO:
+            out.extend(f"init @{pos} A={s}" for s in DEFAULT_SUBSTITUTIONS)
+            continue
+        out.extend(f"{rule} @{pos}" for rule in UNARY_RULES)
+        out.extend(f"{rule} @{pos} B={s}" for rule in BINARY_RULES for s in DEFAULT_SUBSTITUTIONS)
+    return out
 
 
 class DataDistanceCritic:

@@ -1,0 +1,60 @@
+"""Ranker: softmax cross-entropy of the proof's tactic against every candidate at its goal, on ``TacticPair``
+buffers (the same expert-iteration pairs as seq2seq)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aitp_gym.agents.buffers import TacticPair
+from aitp_gym.agents.ranker import RankerPolicy, torch
+from aitp_gym.agents.training import MetricsLogger, TrainResult, TrainSettings, train
+
+
+@dataclass
+class RankerSettings(TrainSettings):
+    """The shared settings; a linear model over sparse features wants a far larger step than a transformer."""
+
+    lr: float = 0.05
+    grad_clip: float = 0.0
+
+
+@dataclass(frozen=True)
+class _Example:
+    ids: object
+    """Feature indices of every candidate, ``[candidates, features]``."""
+    positive: int
+
+
+def featurise(policy: RankerPolicy, pairs: Sequence[TacticPair]) -> list[_Example]:
+    """Each pair's candidate set, with the pair's tactic added when the enumeration lacks it (it was applied, so
+    it is legal). Pairs whose goal has no candidates are dropped."""
+    out = []
+    for pair in pairs:
+        try:
+            tactics = policy.candidates(pair.goal)
+        except ValueError:
+            tactics = []
+        if pair.tactic not in tactics:
+            tactics = [*tactics, pair.tactic]
+        if len(tactics) > 1:
+            out.append(_Example(policy.feature_ids(pair.goal, tactics), tactics.index(pair.tactic)))
+    return out
+
+
+def ranker_loss(policy: RankerPolicy, batch: Sequence[_Example]):
+    padded = torch.cat([policy.weights, policy.weights.new_zeros(1)])
+    losses, hits = [], 0
+    for ex in batch:
+        scores = padded[ex.ids].sum(-1)
+        losses.append(-torch.log_softmax(scores, 0)[ex.positive])
+        hits += int(scores.argmax()) == ex.positive
+    return torch.stack(losses).mean(), {"top1": hits / len(batch)}
+
+
+def train_ranker(policy: RankerPolicy, pairs: Sequence[TacticPair], settings: RankerSettings | None = None,
+                 logger: MetricsLogger | None = None, step_offset: int = 0, progress: bool = True) -> TrainResult:
+    settings = settings or RankerSettings()
+    examples = featurise(policy, pairs)
+    return train("ranker", [policy.weights], examples, lambda b: ranker_loss(policy, b), settings, logger,
+                 step_offset, progress=progress)

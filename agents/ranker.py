@@ -1,0 +1,195 @@
+"""A featurised tactic ranker: a linear model over hashed (goal feature × tactic feature) pairs.
+
+The policy of the classic learning-guided provers (TacticToe, ENIGMA, the "learned priors" of Holophrasm), and the
+one that learns on a CPU in seconds: :class:`RankerPolicy` scores every tactic a backend enumerates
+(``candidate_tactics``, as SR-v0's) by
+
+    score(goal, tactic) = Σ_{g ∈ G(goal), t ∈ T(tactic)} w[hash(g, t)]
+
+and proposes the k best, with log-probabilities renormalised over the candidate set. ``G`` and ``T`` come from a
+*featuriser* named in the settings: ``sr`` (SR-v0's numeric shapes of target, residual and ratio, see
+``aitp_gym.envs.sr.features``) or ``text`` (word tokens of the goal and the tactic, for any env). The weights are a
+2^18-float vector (1 MiB), trained by ``aitp_gym.agents.learners.ranker`` with a softmax over the candidate set.
+
+An untrained ranker scores every candidate 0; ties are broken by a per-goal seeded draw, so it proposes the same
+uniformly random k-subset as ``UniformPolicy``: the model-free baseline is the ranker before it has learned.
+
+Unlike the seq2seq policy it can only propose enumerated tactics; it needs a backend (``bind_backend``) or a
+featuriser that can rebuild the candidate set from a goal's text (``sr`` can).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from aitp_gym.optional import require
+from aitp_gym.tree import Goal
+
+torch = require("torch", "the ranker policy")
+
+SETTINGS_FILE = "aitp_ranker.json"
+WEIGHTS_FILE = "ranker_weights.pt"
+_MIX = 1_000_003
+
+
+class Featuriser(Protocol):
+    name: str
+
+    def goal(self, text: str) -> list[str]:
+        """Feature names of a goal."""
+
+    def tactics(self, text: str, tactics: list[str]) -> list[list[str]]:
+        """Feature names of each tactic at this goal."""
+
+    def candidates(self, text: str) -> list[str] | None:
+        """The candidate tactics of a goal, rebuilt from its text, or None if the featuriser cannot."""
+
+
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_'.]*|\d+|[^\sA-Za-z0-9_]")
+
+
+class TextFeaturiser:
+    """Any env: the goal's word tokens (at most 64 distinct) against the tactic's tokens and its first word."""
+
+    name = "text"
+
+    def goal(self, text: str) -> list[str]:
+        return ["bias", *sorted(set(_WORD.findall(text)))[:64]]
+
+    def tactics(self, text: str, tactics: list[str]) -> list[list[str]]:
+        out = []
+        for tactic in tactics:
+            words = _WORD.findall(tactic)
+            out.append([f"head={words[0] if words else ''}", *(f"w={w}" for w in sorted(set(words))[:16])])
+        return out
+
+    def candidates(self, text: str) -> list[str] | None:
+        return None
+
+
+def make_featuriser(name: str) -> Featuriser:
+    if name == "sr":
+        from aitp_gym.envs.sr.features import SRFeaturiser
+
+        return SRFeaturiser()
+    if name == "text":
+        return TextFeaturiser()
+    raise ValueError(f"unknown featuriser {name!r}; featurisers: sr, text")
+
+
+def _hashes(names: Sequence[str]) -> np.ndarray:
+    return np.fromiter((zlib.crc32(n.encode("utf-8", "surrogatepass")) for n in names), dtype=np.int64,
+                       count=len(names))
+
+
+@dataclass
+class RankerSettings:
+    """Saved with the checkpoint."""
+
+    featuriser: str = "sr"
+    """``sr`` (SR-v0) or ``text`` (any env)."""
+    dim_log2: int = 18
+    """The weight vector has 2**dim_log2 entries (hashed pairs share entries beyond that)."""
+    num_candidates: int = 8
+    """k when the planner does not say."""
+    seed: int = 0
+    """Seeds the tie-breaking draw of equal scores (an untrained ranker's proposals)."""
+
+
+class RankerPolicy:
+    """A ``TacticPolicy`` over enumerated candidates; see the module docstring."""
+
+    name = "ranker"
+
+    def __init__(self, settings: RankerSettings | None = None, weights: Any = None) -> None:
+        self.settings = settings or RankerSettings()
+        self.featuriser = make_featuriser(self.settings.featuriser)
+        dim = 1 << self.settings.dim_log2
+        self.weights = torch.nn.Parameter(torch.zeros(dim) if weights is None else weights.float().clone())
+        if self.weights.shape != (dim,):
+            raise ValueError(f"weights have shape {tuple(self.weights.shape)}, settings say ({dim},)")
+        self._enumerate: Any = None
+
+    # ------------------------------------------------------------------ construction and checkpoints
+    @classmethod
+    def tiny(cls, featuriser: str = "sr", **settings: Any) -> RankerPolicy:
+        """A fresh, untrained ranker (all weights 0)."""
+        return cls(RankerSettings(featuriser=featuriser, **settings))
+
+    @classmethod
+    def from_pretrained(cls, path: str | os.PathLike[str], **settings: Any) -> RankerPolicy:
+        path = Path(path)
+        if not (path / SETTINGS_FILE).is_file():
+            raise FileNotFoundError(f"{path} is not a ranker checkpoint (no {SETTINGS_FILE})")
+        saved = json.loads((path / SETTINGS_FILE).read_text())
+        weights = torch.load(path / WEIGHTS_FILE, map_location="cpu", weights_only=True)
+        return cls(RankerSettings(**{**saved, **settings}), weights)
+
+    def save_pretrained(self, path: str | os.PathLike[str]) -> None:
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        torch.save(self.weights.detach().clone(), path / WEIGHTS_FILE)
+        (path / SETTINGS_FILE).write_text(json.dumps(dataclasses.asdict(self.settings), indent=1))
+
+    def bind_backend(self, backend: Any) -> None:
+        """Take candidates from ``backend.candidate_tactics`` (the loop and ``aitp prove`` call this)."""
+        self._enumerate = getattr(backend, "candidate_tactics", None)
+
+    # ------------------------------------------------------------------ scoring
+    def candidates(self, goal: Goal | str) -> list[str]:
+        if isinstance(goal, Goal) and self._enumerate is not None:
+            return list(self._enumerate(goal))
+        text = goal.text if isinstance(goal, Goal) else goal
+        found = self.featuriser.candidates(text)
+        if found is None:
+            raise ValueError(f"the ranker needs candidate tactics: the {self.featuriser.name!r} featuriser cannot "
+                             "enumerate them from a goal's text, so call policy.bind_backend(backend) with a "
+                             "backend that has candidate_tactics")
+        return found
+
+    def feature_ids(self, text: str, tactics: list[str]) -> Any:
+        """``[len(tactics), |G|·|T|]`` indices into the weights: every (goal feature, tactic feature) pair."""
+        goal = _hashes(self.featuriser.goal(text))
+        rows = self.featuriser.tactics(text, tactics)
+        width = max((len(r) for r in rows), default=0)
+        tac = np.full((len(rows), width), -1, dtype=np.int64)
+        for i, r in enumerate(rows):
+            tac[i, :len(r)] = _hashes(r)
+        ids = (tac[:, :, None] * _MIX + goal[None, None, :]) % (1 << self.settings.dim_log2)
+        ids = np.where(tac[:, :, None] < 0, -1, ids).reshape(len(rows), -1)
+        return torch.from_numpy(ids)
+
+    def scores(self, text: str, tactics: list[str]) -> Any:
+        """Scores of ``tactics`` at the goal (differentiable in the weights)."""
+        ids = self.feature_ids(text, tactics)
+        padded = torch.cat([self.weights, self.weights.new_zeros(1)])  # index -1: padding, weight 0
+        return padded[ids].sum(-1)
+
+    @torch.no_grad()
+    def propose(self, goals: Sequence[Goal | str], k: int | None = None) -> list[list[tuple[str, float]]]:
+        k = k or self.settings.num_candidates
+        out = []
+        for goal in goals:
+            text = goal.text if isinstance(goal, Goal) else goal
+            tactics = self.candidates(goal)
+            if not tactics:
+                out.append([])
+                continue
+            scores = self.scores(text, tactics)
+            logp = torch.log_softmax(scores, 0)
+            key = goal.key if isinstance(goal, Goal) else text
+            jitter = np.random.default_rng(zlib.crc32(key.encode("utf-8", "surrogatepass")) ^ self.settings.seed)
+            order = torch.from_numpy(jitter.random(len(tactics)) * 1e-6) + scores.double()
+            top = torch.topk(order, min(k, len(tactics))).indices.tolist()
+            out.append([(tactics[i], float(logp[i])) for i in top])
+        return out

@@ -1,0 +1,142 @@
+"""SR-v0 features for the ranker policy (``aitp_gym.agents.ranker``): what a goal's text says about the next step.
+
+A goal's text is ``f(x) = <expression>`` then the rows ``y:`` (the target's values) and ``ŷ:`` (the expression's),
+4 significant digits each. The features are names (strings), hashed by the ranker:
+
+* of the goal: the expression's size and operators, the *shape* of three rows: the target y, the residual
+  y − ŷ and the ratio y / ŷ, and which unary functions f give y = f(ŷ). A shape is constant (with its value when
+  it is a small integer), linear in the point index (with a slope bucket), even or odd (SR-v0's points are
+  symmetric about 0), its sign, monotonicity and magnitude;
+* of a tactic: its rule, rule and substitution, position, the operator it rewrites, and whether it rewrites the root.
+
+The ranker learns weights for every (goal feature, tactic feature) pair, so "the residual is the constant 2" can
+come to favour ``add @0 B=2``, and "the ratio is constant" a ``mul`` at the root. Nothing here names a tactic for a
+goal: which pairs matter is learned from proofs.
+
+The candidate set is the backend's (``candidate_tactics_for``), rebuilt from the expression in the text, so the
+ranker can train on goal texts from traces.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from aitp_gym.envs.sr import expr as E
+from aitp_gym.envs.sr.backend import _TACTIC_RE, candidate_tactics_for
+
+RTOL = 2e-3  # the rows have 4 significant digits
+
+
+def parse_goal_text(text: str) -> tuple[E.Expr, np.ndarray, np.ndarray] | None:
+    """``(expression, y, ŷ)`` of an SR-v0 goal text, or None if the text is not one."""
+    expression, y, y_hat = None, None, None
+    for line in text.split("\n"):
+        if line.startswith("f(x) = "):
+            expression = line[len("f(x) = "):]
+        elif line.startswith("y: "):
+            y = _row(line[3:])
+        elif line.startswith("ŷ: "):
+            y_hat = _row(line[3:])
+    if expression is None or y is None or y_hat is None or len(y) != len(y_hat):
+        return None
+    try:
+        expr = E.parse(expression, allow_pow=True)
+    except E.ExprError:
+        return None
+    return expr, y, y_hat
+
+
+def _row(text: str) -> np.ndarray:
+    values = []
+    for v in text.split(" "):
+        try:
+            values.append(float(v))
+        except ValueError:
+            break  # "… (N more points)"
+    return np.array(values, dtype=float)
+
+
+def _bucket(v: float) -> str:
+    if not math.isfinite(v):
+        return "nan"
+    r = round(v)
+    if abs(v - r) <= RTOL * max(1.0, abs(v)) and abs(r) <= 5:
+        return str(r)
+    return ("+" if v > 0 else "-") + str(int(math.log10(abs(v)) * 2)) if v else "0"
+
+
+def _close(a: np.ndarray, b: np.ndarray) -> bool:
+    return bool(np.allclose(a, b, rtol=RTOL, atol=1e-6))
+
+
+def _shape(name: str, v: np.ndarray) -> list[str]:
+    if len(v) == 0:
+        return [f"{name}:empty"]
+    out = []
+    finite = np.isfinite(v)
+    if not finite.all():
+        out.append(f"{name}:nonfinite")
+        v = np.where(finite, v, 0.0)
+    mean = float(np.mean(v))
+    if _close(v, np.full_like(v, mean)):
+        return [*out, f"{name}:const", f"{name}:c={_bucket(mean)}"]
+    if len(v) >= 3:
+        i = np.arange(len(v), dtype=float)
+        slope, intercept = np.polyfit(i, v, 1)
+        if _close(slope * i + intercept, v):
+            out += [f"{name}:linear", f"{name}:slope={_bucket(slope)}"]
+    if _close(v, v[::-1]):
+        out.append(f"{name}:even")
+    if _close(v, -v[::-1]):
+        out.append(f"{name}:odd")
+    out.append(f"{name}:sign" + ("+" if (v >= 0).all() else "-" if (v <= 0).all() else "~"))
+    top = float(np.abs(v).max())
+    out.append(f"{name}:bounded1" if top <= 1 + RTOL else f"{name}:mag{min(6, int(math.log10(top)))}")
+    d = np.diff(v)
+    out.append(f"{name}:mono" + ("+" if (d >= 0).all() else "-" if (d <= 0).all() else "~"))
+    return out
+
+
+class SRFeaturiser:
+    """Goal and tactic features of SR-v0 goal texts (see the module docstring)."""
+
+    name = "sr"
+
+    def goal(self, text: str) -> list[str]:
+        parsed = parse_goal_text(text)
+        if parsed is None:
+            return ["bias", "not-sr"]
+        expr, y, y_hat = parsed
+        features = ["bias", f"size={min(E.size(expr), 12)}"]
+        features += sorted({f"op={t}" for t in E.to_prefix(expr).split() if not t.lstrip("-").isdigit()})
+        with np.errstate(all="ignore"):
+            features += _shape("y", y)
+            features += _shape("r", y - y_hat)
+            features += _shape("q", y / y_hat)
+            finite = np.isfinite(y)
+            for name, fn in E.UNARY.items():  # the target is a function of the current values
+                fy = fn(y_hat)
+                if np.isfinite(fy[finite]).all() and _close(fy[finite], y[finite]):
+                    features.append(f"y=f(ŷ):{name}")
+        return features
+
+    def tactics(self, text: str, tactics: list[str]) -> list[list[str]]:
+        parsed = parse_goal_text(text)
+        nodes = E.subexpressions(parsed[0]) if parsed is not None else []
+        out = []
+        for tactic in tactics:
+            m = _TACTIC_RE.fullmatch(tactic)
+            if m is None:
+                out.append([f"raw={tactic}"])
+                continue
+            rule, pos, sub = m.group(1), int(m.group(2)), m.group(4)
+            node = nodes[pos][0] if 0 <= pos < len(nodes) else "?"
+            out.append([f"rule={rule}", f"rule={rule}/{sub}", f"pos={min(pos, 6)}", f"node={node}/{rule}",
+                        f"root={pos == 0}/{rule}"])
+        return out
+
+    def candidates(self, text: str) -> list[str] | None:
+        parsed = parse_goal_text(text)
+        return None if parsed is None else candidate_tactics_for(parsed[0])

@@ -1,0 +1,145 @@
+"""The featurised ranker policy (agents/ranker.py), its learner, SR-v0's features, the seq2seq policy's ``rank``
+decoding, and the ranker in the loop."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+
+from aitp_gym.agents.buffers import TacticPair, sr_ground_truth_pairs  # noqa: E402
+from aitp_gym.agents.learners.ranker import RankerSettings, featurise, ranker_loss, train_ranker  # noqa: E402
+from aitp_gym.agents.ranker import RankerPolicy  # noqa: E402
+from aitp_gym.envs.sr.backend import SRBackend, make_theorem  # noqa: E402
+from aitp_gym.envs.sr.features import SRFeaturiser, parse_goal_text  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _goal(target: str, *tactics: str):
+    backend = SRBackend()
+    goal = backend.start(make_theorem(target))
+    for t in tactics:
+        goal = backend.apply(goal, t).subgoals[0]
+    return backend, goal
+
+
+def test_sr_features_read_the_residual_the_ratio_and_functions_of_the_values():
+    f = SRFeaturiser()
+    _, goal = _goal("x + 2", "init @0 A=x")
+    assert {"r:const", "r:c=2"} <= set(f.goal(goal.text))
+    _, goal = _goal("sin(x)", "init @0 A=x")
+    features = f.goal(goal.text)
+    assert "y=f(ŷ):sin" in features and "r:const" not in features
+    _, goal = _goal("3 * x", "init @0 A=x")
+    assert {"q:const", "q:c=3"} <= set(f.goal(goal.text))
+    assert f.goal("not an SR goal") == ["bias", "not-sr"]
+    assert parse_goal_text("f(x) = import os\ny: 1\nŷ: 1") is None  # only expressions parse
+    rows = f.tactics(goal.text, ["sin @0", "add @0 B=x", "garbage"])
+    assert rows[0][:2] == ["rule=sin", "rule=sin/None"] and "rule=add/x" in rows[1] and rows[2] == ["raw=garbage"]
+
+
+def test_candidates_from_text_are_the_backends():
+    backend, goal = _goal("sin(x) * x + 1", "init @0 A=x", "sin @0")
+    assert SRFeaturiser().candidates(goal.text) == backend.candidate_tactics(goal)
+    ranker = RankerPolicy.tiny()
+    assert ranker.candidates(goal.text) == backend.candidate_tactics(goal)
+
+
+def test_an_untrained_ranker_proposes_a_seeded_random_subset():
+    backend, goal = _goal("sin(x) + x", "init @0 A=x")
+    _, other = _goal("cos(x) + x", "init @0 A=x", "neg @0")
+    ranker = RankerPolicy.tiny()
+    ranker.bind_backend(backend)
+    legal = backend.candidate_tactics(goal)
+    first = ranker.propose([goal, other], k=8)
+    assert len(first[0]) == 8 and len({t for t, _ in first[0]}) == 8 and {t for t, _ in first[0]} <= set(legal)
+    assert all(math.isclose(lp, -math.log(len(legal)), rel_tol=1e-5) for _, lp in first[0])  # uniform
+    assert [t for t, _ in first[0]] != legal[:8], "ties are broken at random, not in enumeration order"
+    assert ranker.propose([goal, other], k=8) == first, "the draw is seeded by the goal"
+    assert ranker.propose([goal], k=len(legal) + 5)[0].__len__() == len(legal)
+
+
+def test_training_on_generator_proofs_ranks_held_out_proof_steps_far_above_chance(tmp_path):
+    ranker = RankerPolicy.tiny()
+    valid = featurise(ranker, sr_ground_truth_pairs("valid"))
+    chance = sum(1 / ex.ids.shape[0] for ex in valid) / len(valid)
+    result = train_ranker(ranker, sr_ground_truth_pairs("train", limit=600),
+                          RankerSettings(steps=120, batch_size=32), progress=False)
+    assert result.final_loss < result.first_loss
+    import torch
+
+    with torch.no_grad():
+        _, metrics = ranker_loss(ranker, valid)
+    print(f"held-out top-1 {metrics['top1']:.1%} (chance {chance:.1%})")
+    assert metrics["top1"] > 2.5 * chance
+    # a checkpoint proposes exactly what the model did
+    ranker.save_pretrained(tmp_path / "r")
+    loaded = RankerPolicy.from_pretrained(tmp_path / "r")
+    backend, goal = _goal("x * 2 + 3", "init @0 A=x", "mul @0 B=2")
+    for r in (ranker, loaded):
+        r.bind_backend(backend)
+    assert loaded.propose([goal], 8) == ranker.propose([goal], 8)
+    with pytest.raises(FileNotFoundError, match="not a ranker checkpoint"):
+        RankerPolicy.from_pretrained(tmp_path)
+
+
+def test_pairs_whose_tactic_is_not_enumerated_still_train():
+    ranker = RankerPolicy.tiny()
+    _, goal = _goal("x + 7", "init @0 A=x")
+    examples = featurise(ranker, [TacticPair(goal.text, "add @0 B=7"), TacticPair("not a goal", "x")])
+    assert len(examples) == 1  # the non-goal has no candidates besides its own tactic: dropped
+    assert examples[0].ids.shape[0] == len(SRFeaturiser().candidates(goal.text)) + 1
+
+
+def test_the_text_featuriser_needs_a_backend_to_enumerate():
+    ranker = RankerPolicy.tiny(featuriser="text")
+    backend, goal = _goal("x + 1", "init @0 A=x")
+    with pytest.raises(ValueError, match="bind_backend"):
+        ranker.propose([goal], 4)
+    ranker.bind_backend(backend)
+    assert {t for t, _ in ranker.propose([goal], 4)[0]} <= set(backend.candidate_tactics(goal))
+    with pytest.raises(ValueError, match="unknown featuriser"):
+        RankerPolicy.tiny(featuriser="nope")
+
+
+def test_seq2seq_rank_decoding_proposes_only_enumerated_tactics():
+    from aitp_gym.agents.seq2seq import GenerationSettings, Seq2SeqPolicy
+
+    policy = Seq2SeqPolicy.tiny(settings=GenerationSettings(method="rank", goal_view="sr"))
+    backend, goal = _goal("sin(x) + 2", "init @0 A=x")
+    with pytest.raises(ValueError, match="bind_backend"):
+        policy.propose([goal], 4)
+    policy.bind_backend(backend)
+    (proposals,) = policy.propose([goal], 6)
+    legal = backend.candidate_tactics(goal)
+    assert len(proposals) == 6 and {t for t, _ in proposals} <= set(legal)
+    logps = [lp for _, lp in proposals]
+    assert logps == sorted(logps, reverse=True) and sum(math.exp(lp) for lp in logps) <= 1 + 1e-6
+    # the scores are the model's sequence log-probabilities, renormalised over the candidate set
+    import torch
+
+    raw = policy.sequence_logprobs([goal] * len(legal), legal)
+    best = legal[int(torch.argmax(raw))]
+    assert proposals[0][0] == best
+
+
+def test_the_ranker_in_the_loop(tmp_path):
+    from aitp_gym.loop import Loop, load_config
+
+    tiny = ["prove.train_theorems=8", "prove.eval_theorems=3", "prove.max_expansions=6",
+            "prove.train_max_expansions=12", "learn.steps=5", "workers=1", "prove.train_difficulty_max=1"]
+    config = load_config(ROOT / "configs/sr_demo.yaml", [*tiny, "rounds=1"])
+    rows = Loop(config, tmp_path / "run", progress=False, log=lambda m: None).run()
+    assert rows[0]["models"]["policy"] == "model-free" and rows[1]["models"]["policy"] == "model"
+    assert rows[1]["train"]["proved"] > 0 and set(rows[1]["losses"]) == {"ranker"}
+    assert (tmp_path / "run/rounds/001/policy/aitp_ranker.json").exists()
+    loaded = RankerPolicy.from_pretrained(tmp_path / "run/rounds/001/policy")
+    assert float(loaded.weights.abs().sum()) > 0, "the ranker was trained and saved"
+    for bad, match in ((["learn.learners=[seq2seq]"], "ranker learner only"),
+                       (["model.policy=seq2seq", "learn.learners=[ranker]"], "set model.policy to ranker")):
+        with pytest.raises(ValueError, match=match):
+            load_config(ROOT / "configs/sr_demo.yaml", bad)
