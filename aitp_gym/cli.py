@@ -207,6 +207,7 @@ def _prove(args: argparse.Namespace, env: Any, planner: Any, tqdm: Any) -> int:
         critic = make_critic(args.critic, backend)
     except (ValueError, TypeError) as e:
         raise UsageError(f"--critic {args.critic}: {e}") from None
+    policy = make_policy(args.policy, backend)
     out = Path(args.out) if args.out else None
     if out is not None:
         prepare_output(out, args.overwrite)
@@ -228,7 +229,7 @@ def _prove(args: argparse.Namespace, env: Any, planner: Any, tqdm: Any) -> int:
         for i, theorem in enumerate(theorems):
             env.reset(seed=args.seed, options={"theorem": theorem})
             trace_path = out / "traces" / f"{i:04d}-{theorem.id}.json.gz" if out else None
-            result = planner.search(env, critic=critic, trace_path=trace_path,
+            result = planner.search(env, policy=policy, critic=critic, trace_path=trace_path,
                                     header={"seed": args.seed, "split": args.split})
             results.append(result)
             bar.set_postfix(proved=f"{sum(r.proved for r in results)}/{len(results)}", refresh=False)
@@ -245,7 +246,8 @@ def _prove(args: argparse.Namespace, env: Any, planner: Any, tqdm: Any) -> int:
     proved = [r for r in results if r.proved]
     n = len(results)
     summary = {
-        "env": args.env, "planner": args.planner, "critic": critic.name, "split": args.split, "budget": args.budget,
+        "env": args.env, "planner": args.planner, "policy": policy.name if policy is not None else "uniform",
+        "critic": critic.name, "split": args.split, "budget": args.budget,
         "seed": args.seed, "settings": dataclasses.asdict(planner.settings),
         "tactic_timeout": args.tactic_timeout,
         "interrupted": interrupted, "planned": len(theorems),
@@ -299,6 +301,27 @@ def planner_overrides(planner: str, assignments: Sequence[str]) -> dict[str, Any
             what = "float (finite)" if kind.startswith("float") else kind.split()[0]
             raise UsageError(f"--set {item!r}: {key} must be {what}") from None
     return out
+
+
+def make_policy(spec: str, backend: Any) -> Any:
+    """None for ``uniform`` (the planner's model-free default), else the policy saved in a checkpoint folder (a
+    ranker, seq2seq or HOList model, as ``aitp loop`` writes them in ``rounds/<r>/policy``), bound to ``backend``."""
+    if spec == "uniform":
+        return None
+    path = Path(spec)
+    if not path.is_dir():
+        raise UsageError(f"--policy {spec}: not a checkpoint folder (e.g. runs/sr_demo/rounds/003/policy), "
+                         "and not 'uniform'")
+    from aitp_gym.loop import load_policy
+
+    try:
+        policy = load_policy(str(path))
+    except (OSError, ValueError) as e:
+        raise UsageError(f"--policy {spec}: cannot load a policy from it: {e}") from None
+    bind = getattr(policy, "bind_backend", None)
+    if bind is not None:
+        bind(backend)
+    return policy
 
 
 def make_critic(name: str, backend: Any) -> Any:
@@ -432,6 +455,9 @@ def build_parser() -> argparse.ArgumentParser:
     prove.add_argument("--tactic-timeout", type=positive_float, default=None, metavar="SECONDS",
                        help="seconds one tactic may run in the prover (default: the environment's own, "
                             "2 s for HOList-v0)")
+    prove.add_argument("--policy", default="uniform", metavar="CHECKPOINT",
+                       help="uniform (model-free: the env's enumerated tactics; the default) or a trained policy's "
+                            "checkpoint folder, e.g. runs/sr_demo/rounds/003/policy from aitp loop")
     prove.add_argument("--critic", default="auto", choices=["auto", "constant"],
                        help="goal values for fringe/updown/htps: auto is the environment's model-free heuristic "
                             "(SR-v0: distance to the data; elsewhere a constant 0.5)")

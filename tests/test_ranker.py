@@ -143,3 +143,22 @@ def test_the_ranker_in_the_loop(tmp_path):
                        (["model.policy=seq2seq", "learn.learners=[ranker]"], "set model.policy to ranker")):
         with pytest.raises(ValueError, match=match):
             load_config(ROOT / "configs/sr_demo.yaml", bad)
+
+
+def test_aitp_prove_with_a_trained_policy_checkpoint(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    ranker = RankerPolicy.tiny()
+    train_ranker(ranker, sr_ground_truth_pairs("train", limit=300), RankerSettings(steps=30), progress=False)
+    ranker.save_pretrained(tmp_path / "policy")
+    cmd = [sys.executable, "-m", "aitp_gym.cli", "prove", "--env", "SR-v0", "--planner", "bestfs", "--limit", "3",
+           "--budget", "20", "--tactics-per-expansion", "8", "--quiet"]
+    out = subprocess.run([*cmd, "--policy", str(tmp_path / "policy"), "--out", str(tmp_path / "run")],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    summary = json.loads((tmp_path / "run/summary.json").read_text())
+    assert summary["policy"] == "ranker" and summary["attempted"] == 3
+    out = subprocess.run([*cmd, "--policy", str(tmp_path / "nowhere")], capture_output=True, text=True)
+    assert out.returncode == 2 and "not a checkpoint folder" in out.stderr and "Traceback" not in out.stderr
