@@ -98,9 +98,28 @@ def _check_holist(out: str, rich: list[dict], workdir: Path) -> None:
     assert "✓ ⊢ !n. dist (0,n) = n" in out  # the baseline's proof tree, drawn
 
 
+def _check_learning_curves(out: str, rich: list[dict], workdir: Path) -> None:
+    run = workdir / "runs" / "learning_curves"
+    rows = [json.loads(line) for line in (run / "rounds.jsonl").read_text().splitlines()]
+    assert [row["round"] for row in rows] == [0, 1, 2]  # the small loop ran round 0 and two learning rounds
+    assert all(row["eval"]["n"] == 40 for row in rows) and rows[1]["train"]["n"] == 60
+    assert "3 rounds in" in out
+    for row in rows:  # the table printed from rounds.jsonl
+        ev = row["eval"]
+        assert f"{ev['proved']}/{ev['n']}" in out
+    assert "losses/ranker/loss" in out and "eval/proof_rate                  3 points" in out  # read_scalars
+    assert "3 rounds plotted; 2 loss curves" in out
+    assert out.count("traces proved (matches rounds.jsonl)") == 2  # the first and last round's eval traces
+    assert "held-out theorems that round 0 did not" in out
+    assert sum("image/png" in data for data in rich) >= 2, "the scalar and trace plots were not displayed"
+    for name in ("learning_curves.png", "expansions.png"):
+        assert (workdir / name).stat().st_size > 0
+
+
 CHECKS: dict[str, Callable[[str, list[dict], Path], None]] = {
     "01_quickstart.ipynb": _check_quickstart,
     "02_holist.ipynb": _check_holist,
+    "03_learning_curves.ipynb": _check_learning_curves,
 }
 
 
