@@ -480,10 +480,14 @@ class Loop:
                 res = train_dpo(policy, data, DPOSettings(**common), self._logger(), step_offset,
                                 progress=self.progress)
             elif name == "ranker":
-                from aitp_gym.agents.learners.ranker import RankerSettings, train_ranker
+                from aitp_gym.agents.learners.ranker import NoRankingExamples, RankerSettings, train_ranker
 
-                res = train_ranker(policy, data, RankerSettings(**common), self._logger(), step_offset,
-                                   progress=self.progress)
+                try:
+                    res = train_ranker(policy, data, RankerSettings(**common), self._logger(), step_offset,
+                                       progress=self.progress)
+                except NoRankingExamples as e:
+                    self.log(f"round {r}: {e}; ranker skipped")
+                    continue
             elif name == "premise":
                 from aitp_gym.agents.learners.premise import PremiseSettings, train_premise
 

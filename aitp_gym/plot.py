@@ -34,15 +34,16 @@ def read_scalars(run_dir: str | os.PathLike[str]) -> dict[str, list[tuple[int, f
 def plot_curve(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None = None,
                title: str | None = None) -> Path:
     """Draw the proof rates per round; returns the PNG's path (default ``RUN_DIR/curve.png``)."""
-    matplotlib = require("matplotlib", "aitp plot")
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    require("matplotlib", "aitp plot")
+    # a bare Figure draws with the Agg canvas without touching pyplot's global backend (a notebook keeps inline plots)
+    from matplotlib.figure import Figure
 
     scalars = read_scalars(run_dir)
     if not scalars.get("eval/proof_rate"):
         raise ValueError(f"{run_dir} has no eval/proof_rate scalars yet: no round has finished")
     out = Path(out) if out is not None else Path(run_dir) / "curve.png"
-    fig, ax = plt.subplots(figsize=(5.5, 3.4), dpi=120)
+    fig = Figure(figsize=(5.5, 3.4), dpi=120)
+    ax = fig.subplots()
     for tag, label in CURVES:
         points = scalars.get(tag)
         if points:
@@ -59,6 +60,5 @@ def plot_curve(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | No
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp.png")
     fig.savefig(tmp)
-    plt.close(fig)
     os.replace(tmp, out)
     return out

@@ -91,8 +91,28 @@ def test_pairs_whose_tactic_is_not_enumerated_still_train():
     ranker = RankerPolicy.tiny()
     _, goal = _goal("x + 7", "init @0 A=x")
     examples = featurise(ranker, [TacticPair(goal.text, "add @0 B=7"), TacticPair("not a goal", "x")])
-    assert len(examples) == 1  # the non-goal has no candidates besides its own tactic: dropped
     assert examples[0].ids.shape[0] == len(SRFeaturiser().candidates(goal.text)) + 1
+    # a goal whose candidates cannot be rebuilt is ranked against the buffer's other tactics
+    assert examples[1].ids.shape[0] == 2 and examples[1].positive == 1
+    assert featurise(ranker, [TacticPair("not a goal", "x")]) == []  # nothing to rank against: dropped
+    with pytest.raises(ValueError, match="has a tactic to rank it against"):
+        train_ranker(ranker, [TacticPair("not a goal", "x")], RankerSettings(steps=1), progress=False)
+
+
+def test_the_text_featuriser_learns_from_a_buffers_own_tactics():
+    """HOList-like goals: no enumerator from text, so each proof tactic is ranked against the others seen."""
+    pairs = [TacticPair(f"|- {a} + {b} = {b} + {a}", "ARITH_TAC") for a in "mn" for b in "pq"]
+    pairs += [TacticPair(f"|- !{v}. {v} IN {{}} <=> F", "REWRITE_TAC [NOT_IN_EMPTY]") for v in "xyz"]
+    pairs += [TacticPair(f"|- {a} /\\ {b}", "CONJ_TAC") for a in "PQ" for b in "RS"]
+    ranker = RankerPolicy.tiny(featuriser="text")
+    train_ranker(ranker, pairs, RankerSettings(steps=40, batch_size=8), progress=False)
+    import torch
+
+    tactics = ["ARITH_TAC", "REWRITE_TAC [NOT_IN_EMPTY]", "CONJ_TAC"]
+    with torch.no_grad():
+        for goal, best in (("|- k + 1 = 1 + k", "ARITH_TAC"), ("|- A /\\ B", "CONJ_TAC")):
+            scores = ranker.scores(goal, tactics)
+            assert tactics[int(scores.argmax())] == best, (goal, scores)
 
 
 def test_the_text_featuriser_needs_a_backend_to_enumerate():

@@ -3,6 +3,7 @@ buffers (the same expert-iteration pairs as seq2seq)."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -19,6 +20,10 @@ class RankerSettings(TrainSettings):
     grad_clip: float = 0.0
 
 
+class NoRankingExamples(ValueError):
+    """No pair has another tactic to be ranked against (e.g. every proof in the buffer used the same tactic)."""
+
+
 @dataclass(frozen=True)
 class _Example:
     ids: object
@@ -26,15 +31,23 @@ class _Example:
     positive: int
 
 
-def featurise(policy: RankerPolicy, pairs: Sequence[TacticPair]) -> list[_Example]:
+def featurise(policy: RankerPolicy, pairs: Sequence[TacticPair], max_vocabulary: int = 64,
+              seed: int = 0) -> list[_Example]:
     """Each pair's candidate set, with the pair's tactic added when the enumeration lacks it (it was applied, so
-    it is legal). Pairs whose goal has no candidates are dropped."""
+    it is legal).
+
+    Where the featuriser cannot rebuild a goal's candidates from its text (the ``text`` featuriser, e.g. on
+    HOList-v0), the candidates are the buffer's own tactics: the pair's tactic against up to ``max_vocabulary`` of
+    the distinct tactics that proved other goals (a seeded sample). Pairs left with a single candidate are dropped."""
+    vocabulary = sorted({p.tactic for p in pairs})
+    rng = random.Random(seed)
     out = []
     for pair in pairs:
         try:
             tactics = policy.candidates(pair.goal)
         except ValueError:
-            tactics = []
+            others = [t for t in vocabulary if t != pair.tactic]
+            tactics = rng.sample(others, min(max_vocabulary, len(others)))
         if pair.tactic not in tactics:
             tactics = [*tactics, pair.tactic]
         if len(tactics) > 1:
@@ -55,6 +68,8 @@ def ranker_loss(policy: RankerPolicy, batch: Sequence[_Example]):
 def train_ranker(policy: RankerPolicy, pairs: Sequence[TacticPair], settings: RankerSettings | None = None,
                  logger: MetricsLogger | None = None, step_offset: int = 0, progress: bool = True) -> TrainResult:
     settings = settings or RankerSettings()
-    examples = featurise(policy, pairs)
+    examples = featurise(policy, pairs, seed=settings.seed)
+    if not examples:
+        raise NoRankingExamples(f"none of the {len(pairs)} (goal, tactic) pairs has a tactic to rank it against")
     return train("ranker", [policy.weights], examples, lambda b: ranker_loss(policy, b), settings, logger,
                  step_offset, progress=progress)
