@@ -97,16 +97,14 @@ from aitp_gym.env import UnicodeText, truncate_text
 from aitp_gym.envs.sr import expr as E
 from aitp_gym.envs.sr.backend import (
     ATOL,
-    BINARY_RULES,
     DEFAULT_POINTS,
-    DEFAULT_SUBSTITUTIONS,
     MAX_EXPRESSION_SIZE,
     MAX_TACTIC_LENGTH,
     RTOL,
-    UNARY_RULES,
     SRBackend,
     TacticError,
     apply_rule,
+    candidate_tactics_for,
     make_theorem,
 )
 from aitp_gym.optional import require
@@ -185,15 +183,8 @@ def conjecture_problem(expr: E.Expr, max_size: int) -> str | None:
 
 
 def rule_candidates(expr: E.Expr) -> list[str]:
-    """Every rule at every position of ``expr``, with SR-v0's default substitutions (as ``candidate_tactics``)."""
-    out: list[str] = []
-    for pos, sub in enumerate(E.subexpressions(expr)):
-        if sub == E.ZERO:
-            out.extend(f"init @{pos} A={s}" for s in DEFAULT_SUBSTITUTIONS)
-            continue
-        out.extend(f"{rule} @{pos}" for rule in UNARY_RULES)
-        out.extend(f"{rule} @{pos} B={s}" for rule in BINARY_RULES for s in DEFAULT_SUBSTITUTIONS)
-    return out
+    """Every rule at every position of ``expr``, with SR-v0's default substitutions (its ``candidate_tactics``)."""
+    return candidate_tactics_for(expr)
 
 
 def _row(values: np.ndarray) -> str:
