@@ -9,6 +9,7 @@ import argparse
 import dataclasses
 import json
 import math
+import os
 import shutil
 import statistics
 import sys
@@ -23,11 +24,11 @@ from aitp_gym.trace import atomic_write_text
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 EXIT_CODES = """exit codes:
-  0    success (whether or not every theorem was proved)
+  0    success (for aitp prove and aitp loop, whether or not every theorem was proved)
   1    runtime failure (the prover crashed or could not start, a file could not be written)
-  2    usage error (a bad option, --set value, environment, theorem id, or --out folder)
+  2    usage error (a bad option, --set value, config, environment, theorem id, or --out folder)
   130  interrupted (Ctrl-C): aitp prove writes summary.json for the theorems that finished, marked
-       "interrupted": true, and prints the partial result"""
+       "interrupted": true; aitp loop continues later with --resume"""
 
 # The planner settings that have their own options; --set refuses them so that each has one spelling.
 _BUDGET_OPTIONS = {"max_expansions": "--budget", "time_limit": "--time-limit",
@@ -308,11 +309,13 @@ def make_policy(spec: str, backend: Any) -> Any:
     ranker, seq2seq or HOList model, as ``aitp loop`` writes them in ``rounds/<r>/policy``), bound to ``backend``."""
     if spec == "uniform":
         return None
+    from aitp_gym.loop import checkpoint_problem, load_policy
+
     path = Path(spec)
-    if not path.is_dir():
-        raise UsageError(f"--policy {spec}: not a checkpoint folder (e.g. runs/sr_demo/rounds/003/policy), "
-                         "and not 'uniform'")
-    from aitp_gym.loop import load_policy
+    problem = checkpoint_problem(spec)
+    if problem is not None:
+        raise UsageError(f"--policy {spec}: not 'uniform' and not a checkpoint folder (e.g. "
+                         f"runs/sr_demo/rounds/003/policy): {problem}")
 
     try:
         policy = load_policy(str(path))
@@ -352,9 +355,11 @@ def cmd_hol_light(args: argparse.Namespace) -> int:
 
 def cmd_loop(args: argparse.Namespace) -> int:
     """Prove → train → reload rounds; see aitp_gym.loop."""
-    from aitp_gym.loop import Loop, load_config
+    from aitp_gym.loop import Loop, check_before_work, config_to_yaml, load_config
 
     if args.resume is not None:
+        if args.out is not None:
+            raise UsageError("--out is not used with --resume: a run continues in its own folder")
         run_dir = Path(args.resume)
         saved = run_dir / "config.yaml"
         if not saved.is_file():
@@ -364,24 +369,32 @@ def cmd_loop(args: argparse.Namespace) -> int:
         if args.config is None:
             raise UsageError("give a config file (e.g. configs/sr_demo.yaml), or --resume RUN_DIR")
         run_dir = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
-        if (run_dir / "rounds.jsonl").exists() and not args.overwrite:
-            raise UsageError(f"{run_dir} already holds a run: continue it with --resume {run_dir}, or pass "
-                             "--overwrite to start again")
-        if args.overwrite and run_dir.exists():
-            shutil.rmtree(run_dir)
         config_path = args.config
     overrides = list(args.set or [])
     if args.ray is not None:
         overrides.append(f"ray_address={args.ray}")
-    try:
+    try:  # everything is checked before the run folder is touched
         config = load_config(config_path, overrides)
-    except (ValueError, TypeError) as e:
+        check_before_work(config)
+    except (ValueError, TypeError, FileNotFoundError) as e:
         raise UsageError(f"config: {e}") from None
-    except FileNotFoundError as e:
-        raise UsageError(f"config: {e}") from None
+    if args.resume is not None:
+        if saved.read_text() != config_to_yaml(config):
+            raise UsageError(f"--resume {run_dir}: the run was started with another configuration ({saved}); "
+                             "resume it without a config or --set, or start a new run with --out")
+    elif run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
+        if not (run_dir / "config.yaml").is_file():
+            # --overwrite deletes only run folders: never a folder the loop did not make
+            raise UsageError(f"--out {run_dir}: not empty, and not a loop run folder (no config.yaml); choose "
+                             "another folder")
+        if not args.overwrite:
+            raise UsageError(f"{run_dir} already holds a run: continue it with --resume {run_dir}, or pass "
+                             "--overwrite to start again")
+        shutil.rmtree(run_dir)
     rows = Loop(config, run_dir, progress=not args.quiet, log=status).run()
     curve = " → ".join(f"{row['eval']['proof_rate']:.0%}" for row in rows)
-    print(f"held-out proof rate by round: {curve}   (run folder {run_dir}; tensorboard --logdir {run_dir.parent})")
+    print(f"held-out proof rate by round: {curve}   (run folder {run_dir}; curve {run_dir / 'curve.png'}; "
+          f"tensorboard --logdir {run_dir.parent})")
     return 0
 
 
@@ -462,9 +475,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="goal values for fringe/updown/htps: auto is the environment's model-free heuristic "
                             "(SR-v0: distance to the data; elsewhere a constant 0.5)")
     prove.add_argument("--set", action="append", metavar="KEY=VALUE",
-                       help="a planner setting, repeatable: htps exploration, descents_per_batch, virtual_loss, "
-                            "depth_penalty; updown depth_discount, temperature; fringe score, temperature; "
-                            "early_stop, check_proof for all")
+                       help="a planner setting, repeatable: " + _planner_settings_help())
     prove.add_argument("--benchmark", default=None, metavar="DIR",
                        help="Lean-v0: a LeanDojo Benchmark 4 folder (its root or random/ or novel_premises/)")
     prove.add_argument("--seed", type=nonnegative_int, default=0,
@@ -507,7 +518,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="continue a killed run after its last finished round")
     loop.add_argument("--overwrite", action="store_true", help="delete an existing run in the run folder first")
     loop.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
-                      help="prove with Ray tasks: a local Ray without ADDRESS, else the cluster at ADDRESS")
+                      help="prove with Ray actors: a local Ray without ADDRESS, else the cluster at ADDRESS")
     loop.add_argument("--quiet", action="store_true", help="no progress bars")
     loop.set_defaults(func=cmd_loop)
 
@@ -548,6 +559,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _planner_settings_help() -> str:
+    """Each planner's own settings, then the shared ones (budgets aside), read from the settings dataclasses."""
+    from aitp_gym.search import PLANNERS
+    from aitp_gym.search.base import SearchSettings
+
+    shared = [f.name for f in dataclasses.fields(SearchSettings)]
+    parts = [f"{name} {', '.join(f.name for f in dataclasses.fields(cls.Settings) if f.name not in shared)}"
+             for name, cls in PLANNERS.items()]
+    common = ", ".join(n for n in shared if n not in _BUDGET_OPTIONS)
+    return "; ".join(p for p in parts if not p.endswith(" ")) + f"; {common} for all"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -558,6 +581,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AitpError as e:
         print(f"aitp: {e}", file=sys.stderr)
         return EXIT_FAILURE
+    except BrokenPipeError:  # `aitp theorems | head`: the reader has what it wanted
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so that flushing stdout at exit does not fail again
+        return EXIT_OK
     except OSError as e:
         print(f"aitp: {e}", file=sys.stderr)
         return EXIT_FAILURE

@@ -25,7 +25,7 @@ import sys
 import time
 import typing
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -143,6 +143,52 @@ class LoopConfig:
         if self.model.goal_view != "auto" and self.model.goal_view not in GOAL_VIEWS:
             raise ValueError(f"model.goal_view must be auto or one of {', '.join(GOAL_VIEWS)}, "
                              f"not {self.model.goal_view!r}")
+
+
+MODEL_KEYWORDS = {"policy": ("uniform", "ranker", "seq2seq", "holist"), "critic": ("default", "value")}
+_CHECKPOINT_FILES = (RANKER_SETTINGS_FILE, HOLIST_SETTINGS_FILE, "config.json", "value_head.pt")
+
+
+def checkpoint_problem(spec: str) -> str | None:
+    """Why ``spec`` is not a model checkpoint folder (None if it looks like one): cheap, so a typo fails at once
+    instead of after a slow load (transformers would try the hub for a name that is not a folder)."""
+    path = Path(spec)
+    if not path.is_dir():
+        return f"{spec}: no such checkpoint folder"
+    if not any((path / name).is_file() for name in _CHECKPOINT_FILES):
+        return (f"{spec}: not a checkpoint folder (none of {', '.join(_CHECKPOINT_FILES)}; the loop writes them in "
+                "rounds/<r>/policy and rounds/<r>/critic)")
+    return None
+
+
+def check_before_work(config: LoopConfig) -> None:
+    """Everything about a config that can go wrong without running it: the env, the planner and its settings, and
+    the model specs. ``aitp loop`` calls this before it touches the run folder."""
+    import gymnasium as gym
+
+    import aitp_gym  # noqa: F401  (registers the environments)
+    from aitp_gym.search import PLANNERS
+
+    if config.env not in gym.envs.registry:
+        ours = sorted(k for k in gym.envs.registry if k.split("-")[0] in ("SR", "HOList", "Lean"))
+        raise ValueError(f"env: unknown environment {config.env!r}; aitp-gym registers {', '.join(ours)}")
+    p = config.prove
+    if p.planner not in PLANNERS:
+        raise ValueError(f"prove.planner: unknown planner {p.planner!r}; choose from {', '.join(PLANNERS)}")
+    fields = {f.name for f in dataclasses.fields(PLANNERS[p.planner].Settings)}
+    budget = {"max_expansions", "time_limit", "tactics_per_expansion"}
+    bad = set(p.planner_settings) - (fields - budget)
+    if bad:
+        raise ValueError(f"prove.planner_settings: {p.planner} has no setting(s) {', '.join(sorted(map(str, bad)))}"
+                         f" (budgets are prove.max_expansions, prove.time_limit, prove.tactics_per_expansion); "
+                         f"its settings: {', '.join(sorted(fields - budget))}")
+    for kind in ("policy", "critic"):
+        spec = getattr(config.model, kind)
+        if spec not in MODEL_KEYWORDS[kind]:
+            problem = checkpoint_problem(spec)
+            if problem is not None:
+                raise ValueError(f"model.{kind}: {spec!r} is neither {' nor '.join(MODEL_KEYWORDS[kind])} nor a "
+                                 f"checkpoint folder ({problem})")
 
 
 def _from_dict(cls: type, data: dict[str, Any], where: str = "") -> Any:
@@ -338,6 +384,34 @@ def prove_job(job: AttemptJob, policy: Any = None, critic: Any = None) -> list[d
     return out
 
 
+_WORKER: dict[str, Any] = {}
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A worker process ends when the loop's process ``parent`` is gone (a SIGKILL leaves no one to stop the pool);
+    the pid comes from the parent, since the worker may start after it has died."""
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="aitp-parent-watch").start()
+
+
+def _init_worker(base: dict[str, Any], parent: int) -> None:
+    """A local worker process loads the round's models once, then proves one theorem per task."""
+    _exit_with_parent(parent)
+    _torch_threads(base.get("torch_threads", 0))
+    _WORKER.update(base=base, policy=load_policy(base["policy"], base["num_candidates"], base.get("goal_view", "full")),
+                   critic=load_critic(base["critic"], base.get("goal_view", "full")))
+
+
+def _prove_one(theorem_id: str) -> list[dict[str, Any]]:
+    return prove_job(AttemptJob(theorem_ids=[theorem_id], **_WORKER["base"]), _WORKER["policy"], _WORKER["critic"])
+
+
 class ProverActor:
     """A Ray actor (``ray.remote(ProverActor)``): loads one round's models once, then proves theorem after
     theorem. Models come as checkpoint paths, which must be readable on every node (a shared run folder)."""
@@ -426,11 +500,15 @@ class Loop:
                     results += res
                     bar.update(len(res))
             elif c.workers > 1:
-                chunks = [theorem_ids[i::c.workers] for i in range(c.workers)]
+                # one task per theorem (the bar moves, and a free worker takes the next theorem); each worker
+                # process loads the round's models once, in its initializer
                 import multiprocessing
 
-                with ProcessPoolExecutor(c.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-                    for res in pool.map(prove_job, [AttemptJob(theorem_ids=ch, **base) for ch in chunks if ch]):
+                with ProcessPoolExecutor(min(c.workers, len(theorem_ids)) or 1,
+                                         mp_context=multiprocessing.get_context("spawn"),
+                                         initializer=_init_worker, initargs=(base, os.getpid())) as pool:
+                    for future in as_completed([pool.submit(_prove_one, t) for t in theorem_ids]):
+                        res = future.result()
                         results += res
                         bar.update(len(res))
             else:
@@ -566,6 +644,9 @@ class Loop:
             self._logger().text("config", "```\n" + resolved + "\n```")
             self._logger().hparams(_flat(dataclasses.asdict(c)), ["eval/proof_rate", "train/proof_rate"])
         rows = list(done)
+        if start > c.rounds:
+            self.log(f"all {c.rounds} rounds of {self.run_dir} are done; nothing to resume (raise rounds with a new "
+                     "run to go further)")
         for r in range(start, c.rounds + 1):
             t0 = time.perf_counter()
             rdir = self.run_dir / "rounds" / f"{r:03d}.partial"

@@ -523,8 +523,15 @@ def write_traces(path: str | os.PathLike[str], records: Iterable[TraceRecord]) -
 
 
 _SUFFIXES = (".json", ".jsonl", ".json.gz", ".jsonl.gz")
-NOT_TRACES = frozenset({"summary.json"})
-"""File names that ``iter_traces`` skips in a folder: ``aitp prove`` writes its run summary beside ``traces/``."""
+NOT_TRACES = frozenset({
+    "summary.json",  # aitp prove's run summary, beside traces/
+    "rounds.jsonl", "buffers.json",  # aitp loop's per-round figures and buffer statistics
+    # model checkpoints in a loop run's rounds/<r>/policy and rounds/<r>/critic
+    "config.json", "generation_config.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
+    "tokenizer.json", "aitp_policy.json", "aitp_ranker.json", "aitp_holist_model.json", "aitp_critic.json",
+})
+"""File names that ``iter_traces`` skips in a folder: the other JSON files of ``aitp prove`` and ``aitp loop`` run
+folders, so that a whole run folder (``runs/sr_demo``) streams every trace in it."""
 
 
 def iter_traces(path: str | os.PathLike[str]) -> Iterator[TraceRecord]:
@@ -538,7 +545,8 @@ def iter_traces(path: str | os.PathLike[str]) -> Iterator[TraceRecord]:
     It yields every file whose name ends in ``.json``, ``.jsonl``, ``.json.gz`` or ``.jsonl.gz``, except:
 
     * hidden names (starting with ``.``): temporary files of interrupted writes, hidden folders;
-    * the names in ``NOT_TRACES`` (``summary.json``, the run summary ``aitp prove`` writes).
+    * the names in ``NOT_TRACES`` (``summary.json``, the run summary ``aitp prove`` writes, and the figures and
+      checkpoint files of ``aitp loop`` run folders).
 
     Other files (``notes.txt``) are ignored. Any other JSON file found is expected to be a trace: one
     that is not raises ``TraceFormatError`` naming it, rather than being skipped silently."""

@@ -245,3 +245,16 @@ def test_theorems_holist_one_line_each():
     for line, t in zip(lines, exact, strict=True):
         tid, statement = line.split("\t")
         assert tid == t["id"] and statement == " ".join(t["statement"].split())
+
+
+def test_a_closed_pipe_ends_quietly():
+    """`aitp theorems | head`: the reader leaves early; aitp exits 0 without a message."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "aitp_gym.cli", "theorems", "--env", "SR-v0", "--split", "train"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.read(100)
+    proc.stdout.close()  # more than a pipe's buffer (64 KiB) is still to come
+    assert proc.wait(timeout=120) == 0
+    assert proc.stderr.read() == b""

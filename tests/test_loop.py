@@ -54,6 +54,9 @@ def test_one_round_end_to_end(tmp_path):
     assert rows[1]["train"]["proved"] > 0 and set(rows[1]["losses"]) == {"seq2seq", "critic"}, rows[1]
     assert {"losses/seq2seq/loss", "losses/critic/loss"} <= set(scalars), sorted(scalars)
     assert load_config(run / "config.yaml") == config, "the resolved config is saved and reloads"
+    from aitp_gym import iter_traces
+
+    assert sum(1 for _ in iter_traces(run)) == 3 + 3 + 3, "a whole run folder streams its traces, checkpoints aside"
     # the HParams tab: the run's settings, with the proof rates as metrics, in the run's one event file
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -140,10 +143,42 @@ def test_killed_run_resumes_without_losing_or_repeating_rounds(tmp_path):
 def test_a_used_run_folder_needs_resume_or_overwrite(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
+    (run / "config.yaml").write_text("env: SR-v0\n")
     (run / "rounds.jsonl").write_text('{"round": 0}\n')
-    out = subprocess.run([sys.executable, "-m", "aitp_gym.cli", "loop", str(ROOT / "configs/sr_demo.yaml"),
-                          "--out", str(run)], capture_output=True, text=True)
+    loop = [sys.executable, "-m", "aitp_gym.cli", "loop", str(ROOT / "configs/sr_demo.yaml")]
+    out = subprocess.run([*loop, "--out", str(run)], capture_output=True, text=True)
     assert out.returncode == 2 and "--resume" in out.stderr
+    # --overwrite deletes run folders only, and only once the config is known to be good
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "thesis.tex").write_text("years of work")
+    for extra in (["--set", "rounds=abc"], []):
+        out = subprocess.run([*loop, "--out", str(precious), "--overwrite", *extra], capture_output=True, text=True)
+        assert out.returncode == 2 and (precious / "thesis.tex").read_text() == "years of work", out.stderr
+    assert "not a loop run folder" in out.stderr
+    out = subprocess.run([*loop, "--out", str(run), "--overwrite", "--set", "rounds=abc"], capture_output=True,
+                         text=True)
+    assert out.returncode == 2 and (run / "rounds.jsonl").exists(), "a bad config deletes nothing"
+    out = subprocess.run([sys.executable, "-m", "aitp_gym.cli", "loop", "--resume", str(run), "--out", "x"],
+                         capture_output=True, text=True)
+    assert out.returncode == 2 and "--out is not used with --resume" in out.stderr
+
+
+@pytest.mark.parametrize("setting, message", [
+    ("prove.planner=nope", "unknown planner 'nope'"),
+    ("env=Nope-v0", "unknown environment 'Nope-v0'"),
+    ("prove.planner_settings={explore: 2}", "htps has no setting(s) explore"),
+    ("prove.planner_settings={max_expansions: 2}", "budgets are prove.max_expansions"),
+    ("model.policy=foo", "model.policy: 'foo' is neither"),
+    ("model.critic=nope", "model.critic: 'nope' is neither"),
+])
+def test_loop_settings_are_checked_before_any_work(tmp_path, setting, message):
+    started = time.monotonic()
+    out = subprocess.run([sys.executable, "-m", "aitp_gym.cli", "loop", str(ROOT / "configs/sr_demo.yaml"),
+                          "--out", str(tmp_path / "run"), "--set", setting], capture_output=True, text=True)
+    assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr, out.stderr
+    assert not (tmp_path / "run").exists(), "nothing is written for a config that cannot run"
+    assert time.monotonic() - started < 60
 
 
 @pytest.mark.expensive
@@ -160,3 +195,50 @@ def test_the_ray_path_on_a_local_ray(tmp_path):
         ray.shutdown()
     assert [r["eval"]["n"] for r in rows] == [3, 3] and rows[1]["train"]["n"] == 3
     assert len(list((tmp_path / "run/rounds/001/train").glob("*.json.gz"))) == 3
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc (Linux)")
+def test_worker_processes_end_with_a_killed_loop(tmp_path):
+    cmd = [sys.executable, "-m", "aitp_gym.cli", "loop", str(ROOT / "configs/sr_demo.yaml"), "--out",
+           str(tmp_path / "run"), "--quiet",
+           *[a for s in [*TINY, "rounds=1", "workers=2", "prove.train_theorems=40", "prove.eval_theorems=40",
+                         "prove.train_difficulty_max=3"] for a in ("--set", s)]]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        workers: list[int] = []
+        while len(workers) < 2:  # the pool's spawned processes (and its resource tracker) are up
+            assert proc.poll() is None and time.monotonic() < deadline
+            workers = _children(proc.pid)
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)  # only the loop's own process: nobody is left to stop the pool
+        proc.wait()
+        deadline = time.monotonic() + 20
+        while any(_alive(p) for p in workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not [p for p in workers if _alive(p)], "worker processes outlived the loop"
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

@@ -92,8 +92,8 @@ def test_iter_traces_recurses_in_name_order(tmp_path):
 
 def test_other_json_in_a_folder_is_an_error_not_skipped_silently(tmp_path):
     run = _run_folder(tmp_path)
-    (run / "config.json").write_text(json.dumps({"lr": 0.1}))
-    with pytest.raises(TraceFormatError, match="config.json"):
+    (run / "notes.json").write_text(json.dumps({"lr": 0.1}))
+    with pytest.raises(TraceFormatError, match="notes.json"):
         list(iter_traces(run))
 
 
