@@ -46,16 +46,6 @@ def truncate_goal(text: str, max_bytes: int, head_fraction: float = 0.75) -> str
 SR_VIEW_POINTS = 8
 
 
-def _numbers(row: str) -> list[float]:
-    out = []
-    for v in row.split(" "):
-        try:
-            out.append(float(v))
-        except ValueError:
-            break  # "… (N more points)"
-    return out
-
-
 def _spread(values: list[float], n: int) -> list[float]:
     if len(values) <= n:
         return values
@@ -67,16 +57,12 @@ def _sr_view(text: str) -> str:
     """SR-v0's compact view: the expression, then at 8 evenly spread points the target y, the residual y − ŷ and
     the ratio y / ŷ, 2 significant digits each: ``x | y: … | y-ŷ: … | y/ŷ: …``. The residual and the ratio put
     the next step in plain sight (a constant residual 3 is ``add … B=3``)."""
-    expression, y, y_hat = None, None, None
-    for line in text.split("\n"):
-        if line.startswith("f(x) = "):
-            expression = line[len("f(x) = "):]
-        elif line.startswith("y: "):
-            y = _numbers(line[3:])
-        elif line.startswith("ŷ: "):
-            y_hat = _numbers(line[3:])
-    if expression is None or y is None or y_hat is None or len(y) != len(y_hat):
+    from aitp_gym.envs.sr.backend import split_goal_text
+
+    parts = split_goal_text(text)
+    if parts is None:
         return text  # not an SR-v0 goal: leave it as it is
+    expression, y, y_hat = parts
     y, y_hat = _spread(y, SR_VIEW_POINTS), _spread(y_hat, SR_VIEW_POINTS)
 
     def row(values: list[float]) -> str:

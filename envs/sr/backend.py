@@ -277,6 +277,32 @@ def goal_text(expr: E.Expr, y_row: str, y_hat_row: str) -> str:
     return f"f(x) = {E.to_str(expr)}\ny: {y_row}\nŷ: {y_hat_row}"
 
 
+def split_goal_text(text: str) -> tuple[str, list[float], list[float]] | None:
+    """``goal_text`` read back: ``(expression text, y, ŷ)`` with the values as printed (4 significant digits, at most
+    ``MAX_SHOWN_POINTS`` of them), or None if ``text`` is not an SR-v0 goal. Models read goals this way."""
+    expression, y, y_hat = None, None, None
+    for line in text.split("\n"):
+        if line.startswith("f(x) = "):
+            expression = line[len("f(x) = "):]
+        elif line.startswith("y: "):
+            y = _shown_values(line[3:])
+        elif line.startswith("ŷ: "):
+            y_hat = _shown_values(line[3:])
+    if expression is None or y is None or y_hat is None or len(y) != len(y_hat):
+        return None
+    return expression, y, y_hat
+
+
+def _shown_values(row: str) -> list[float]:
+    out = []
+    for v in row.split(" "):
+        try:
+            out.append(float(v))
+        except ValueError:
+            break  # "… (N more points)"
+    return out
+
+
 def make_goal(expr: E.Expr, x: np.ndarray, y: np.ndarray, y_hat: np.ndarray | None = None) -> Goal:
     if y_hat is None:
         y_hat = E.evaluate(expr, x)

@@ -24,38 +24,21 @@ import math
 import numpy as np
 
 from aitp_gym.envs.sr import expr as E
-from aitp_gym.envs.sr.backend import _TACTIC_RE, candidate_tactics_for
+from aitp_gym.envs.sr.backend import _TACTIC_RE, candidate_tactics_for, split_goal_text
 
 RTOL = 2e-3  # the rows have 4 significant digits
 
 
 def parse_goal_text(text: str) -> tuple[E.Expr, np.ndarray, np.ndarray] | None:
     """``(expression, y, ŷ)`` of an SR-v0 goal text, or None if the text is not one."""
-    expression, y, y_hat = None, None, None
-    for line in text.split("\n"):
-        if line.startswith("f(x) = "):
-            expression = line[len("f(x) = "):]
-        elif line.startswith("y: "):
-            y = _row(line[3:])
-        elif line.startswith("ŷ: "):
-            y_hat = _row(line[3:])
-    if expression is None or y is None or y_hat is None or len(y) != len(y_hat):
+    parts = split_goal_text(text)
+    if parts is None:
         return None
     try:
-        expr = E.parse(expression, allow_pow=True)
+        expr = E.parse(parts[0], allow_pow=True)
     except E.ExprError:
         return None
-    return expr, y, y_hat
-
-
-def _row(text: str) -> np.ndarray:
-    values = []
-    for v in text.split(" "):
-        try:
-            values.append(float(v))
-        except ValueError:
-            break  # "… (N more points)"
-    return np.array(values, dtype=float)
+    return expr, np.array(parts[1], dtype=float), np.array(parts[2], dtype=float)
 
 
 def _bucket(v: float) -> str:
