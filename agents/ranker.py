@@ -171,9 +171,11 @@ class RankerPolicy:
 
     def scores(self, text: str, tactics: list[str]) -> Any:
         """Scores of ``tactics`` at the goal (differentiable in the weights)."""
-        ids = self.feature_ids(text, tactics)
-        padded = torch.cat([self.weights, self.weights.new_zeros(1)])  # index -1: padding, weight 0
-        return padded[ids].sum(-1)
+        return self.score_ids(self.feature_ids(text, tactics))
+
+    def score_ids(self, ids: Any) -> Any:
+        """Scores of rows of ``feature_ids`` (differentiable in the weights)."""
+        return (self.weights[ids.clamp(min=0)] * (ids >= 0)).sum(-1)  # index -1 is padding: weight 0
 
     @torch.no_grad()
     def propose(self, goals: Sequence[Goal | str], k: int | None = None) -> list[list[tuple[str, float]]]:

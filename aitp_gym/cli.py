@@ -208,7 +208,7 @@ def _prove(args: argparse.Namespace, env: Any, planner: Any, tqdm: Any) -> int:
         critic = make_critic(args.critic, backend)
     except (ValueError, TypeError) as e:
         raise UsageError(f"--critic {args.critic}: {e}") from None
-    policy = make_policy(args.policy, backend)
+    policy = make_policy(args.policy)
     out = Path(args.out) if args.out else None
     if out is not None:
         prepare_output(out, args.overwrite)
@@ -304,9 +304,9 @@ def planner_overrides(planner: str, assignments: Sequence[str]) -> dict[str, Any
     return out
 
 
-def make_policy(spec: str, backend: Any) -> Any:
+def make_policy(spec: str) -> Any:
     """None for ``uniform`` (the planner's model-free default), else the policy saved in a checkpoint folder (a
-    ranker, seq2seq or HOList model, as ``aitp loop`` writes them in ``rounds/<r>/policy``), bound to ``backend``."""
+    ranker, seq2seq or HOList model, as ``aitp loop`` writes them in ``rounds/<r>/policy``)."""
     if spec == "uniform":
         return None
     from aitp_gym.loop import checkpoint_problem, load_policy
@@ -318,13 +318,9 @@ def make_policy(spec: str, backend: Any) -> Any:
                          f"runs/sr_demo/rounds/003/policy): {problem}")
 
     try:
-        policy = load_policy(str(path))
+        return load_policy(str(path))
     except (OSError, ValueError) as e:
         raise UsageError(f"--policy {spec}: cannot load a policy from it: {e}") from None
-    bind = getattr(policy, "bind_backend", None)
-    if bind is not None:
-        bind(backend)
-    return policy
 
 
 def make_critic(name: str, backend: Any) -> Any:

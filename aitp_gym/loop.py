@@ -335,56 +335,44 @@ def resolve_goal_view(config: LoopConfig) -> str:
 # ---------------------------------------------------------------------------------------------- proving
 
 
-@dataclass
-class AttemptJob:
-    env_id: str
-    split: str
-    theorem_ids: list[str]
-    out_dir: str
-    policy: str
-    critic: str
-    prove: dict[str, Any]
-    num_candidates: int
-    torch_threads: int = 0
-    goal_view: str = "full"
+class ProverActor:
+    """One round's prover: loads the models once (from the checkpoint paths in ``base``, unless given), keeps one
+    env, and proves theorem after theorem, writing one trace each. The main process, every local worker process
+    (``_init_worker``) and every Ray actor (``ray.remote(ProverActor)``) hold one. Over Ray, the checkpoint paths
+    must be readable on every node (a shared run folder)."""
+
+    def __init__(self, base: dict[str, Any], policy: Any = None, critic: Any = None) -> None:
+        import gymnasium as gym
+
+        import aitp_gym  # noqa: F401  (registers the environments)
+
+        self.base = base
+        _torch_threads(base.get("torch_threads", 0))
+        view = base.get("goal_view", "full")
+        self.policy = policy if policy is not None else load_policy(base["policy"], base["num_candidates"], view)
+        self.critic = critic if critic is not None else load_critic(base["critic"], view)
+        self.env = gym.make(base["env_id"], split=base["split"])
+        self.backend = self.env.unwrapped.backend
+        self.theorems = {t.id: t for t in self.backend.theorems(base["split"])}
+
+    def prove(self, theorem_id: str) -> dict[str, Any]:
+        """Attempt one theorem; write its trace into ``base["out_dir"]``; return the result's summary."""
+        from aitp_gym.attempt import ProofAttempt
+        from aitp_gym.search import make_planner
+
+        p = self.base["prove"]
+        planner = make_planner(p["planner"], max_expansions=p["max_expansions"], time_limit=p["time_limit"],
+                               tactics_per_expansion=p["tactics_per_expansion"], **p["planner_settings"])
+        trace_path = Path(self.base["out_dir"]) / f"{_safe(theorem_id)}.json.gz"
+        result = planner.search(ProofAttempt(self.backend, self.theorems[theorem_id]), policy=self.policy,
+                                critic=self.critic, trace_path=trace_path)
+        return result.summary()
+
+    def close(self) -> None:
+        self.env.close()
 
 
-def prove_job(job: AttemptJob, policy: Any = None, critic: Any = None) -> list[dict[str, Any]]:
-    """Attempt each theorem of ``job``; write one trace per theorem; return the summaries. Runs in any process:
-    models come as checkpoint paths (or are passed in, in the main process)."""
-    import gymnasium as gym
-
-    import aitp_gym  # noqa: F401  (registers the environments)
-    from aitp_gym.attempt import ProofAttempt
-    from aitp_gym.search import make_planner
-
-    _torch_threads(job.torch_threads)
-    if policy is None:
-        policy = load_policy(job.policy, job.num_candidates, job.goal_view)
-    if critic is None:
-        critic = load_critic(job.critic, job.goal_view)
-    env = gym.make(job.env_id, split=job.split)
-    backend = env.unwrapped.backend
-    bind = getattr(policy, "bind_backend", None)
-    if bind is not None:  # rankers score the backend's enumerated tactics
-        bind(backend)
-    by_id = {t.id: t for t in backend.theorems(job.split)}
-    p = job.prove
-    out = []
-    try:
-        for theorem_id in job.theorem_ids:
-            planner = make_planner(p["planner"], max_expansions=p["max_expansions"], time_limit=p["time_limit"],
-                                   tactics_per_expansion=p["tactics_per_expansion"], **p["planner_settings"])
-            attempt = ProofAttempt(backend, by_id[theorem_id])
-            result = planner.search(attempt, policy=policy, critic=critic,
-                                    trace_path=Path(job.out_dir) / f"{_safe(theorem_id)}.json.gz")
-            out.append(result.summary())
-    finally:
-        env.close()
-    return out
-
-
-_WORKER: dict[str, Any] = {}
+_WORKER: dict[str, ProverActor] = {}
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -401,29 +389,13 @@ def _exit_with_parent(parent: int) -> None:
 
 
 def _init_worker(base: dict[str, Any], parent: int) -> None:
-    """A local worker process loads the round's models once, then proves one theorem per task."""
+    """A local worker process loads the round's models and its env once, then proves one theorem per task."""
     _exit_with_parent(parent)
-    _torch_threads(base.get("torch_threads", 0))
-    _WORKER.update(base=base, policy=load_policy(base["policy"], base["num_candidates"], base.get("goal_view", "full")),
-                   critic=load_critic(base["critic"], base.get("goal_view", "full")))
+    _WORKER["prover"] = ProverActor(base)
 
 
-def _prove_one(theorem_id: str) -> list[dict[str, Any]]:
-    return prove_job(AttemptJob(theorem_ids=[theorem_id], **_WORKER["base"]), _WORKER["policy"], _WORKER["critic"])
-
-
-class ProverActor:
-    """A Ray actor (``ray.remote(ProverActor)``): loads one round's models once, then proves theorem after
-    theorem. Models come as checkpoint paths, which must be readable on every node (a shared run folder)."""
-
-    def __init__(self, base: dict[str, Any]) -> None:
-        self.base = base
-        _torch_threads(base.get("torch_threads", 0))
-        self.policy = load_policy(base["policy"], base["num_candidates"], base.get("goal_view", "full"))
-        self.critic = load_critic(base["critic"], base.get("goal_view", "full"))
-
-    def prove(self, theorem_id: str) -> list[dict[str, Any]]:
-        return prove_job(AttemptJob(theorem_ids=[theorem_id], **self.base), self.policy, self.critic)
+def _prove_one(theorem_id: str) -> dict[str, Any]:
+    return _WORKER["prover"].prove(theorem_id)
 
 
 def _safe(theorem_id: str) -> str:
@@ -497,8 +469,8 @@ class Loop:
                 actor = ray.remote(num_cpus=1)(ProverActor)
                 pool = ActorPool([actor.remote(base) for _ in range(min(c.workers, len(theorem_ids)))])
                 for res in pool.map_unordered(lambda a, t: a.prove.remote(t), theorem_ids):
-                    results += res
-                    bar.update(len(res))
+                    results.append(res)
+                    bar.update(1)
             elif c.workers > 1:
                 # one task per theorem (the bar moves, and a free worker takes the next theorem); each worker
                 # process loads the round's models once, in its initializer
@@ -508,13 +480,16 @@ class Loop:
                                          mp_context=multiprocessing.get_context("spawn"),
                                          initializer=_init_worker, initargs=(base, os.getpid())) as pool:
                     for future in as_completed([pool.submit(_prove_one, t) for t in theorem_ids]):
-                        res = future.result()
-                        results += res
-                        bar.update(len(res))
+                        results.append(future.result())
+                        bar.update(1)
             else:
-                for t in theorem_ids:
-                    results += prove_job(AttemptJob(theorem_ids=[t], **base), policy, critic)
-                    bar.update(1)
+                prover = ProverActor(base, policy, critic)
+                try:
+                    for t in theorem_ids:
+                        results.append(prover.prove(t))
+                        bar.update(1)
+                finally:
+                    prover.close()
         finally:
             bar.close()
         return results

@@ -58,7 +58,6 @@ def main() -> None:
     t0 = time.perf_counter()
     ranker = RankerPolicy.tiny(num_candidates=args.k)
     trained = train_ranker(ranker, pairs, RankerSettings(steps=args.ranker_steps, batch_size=args.batch_size))
-    ranker.bind_backend(backend)
     print(f"ranker pre-training: {len(pairs)} (goal, tactic) pairs from generator proofs, {args.ranker_steps} "
           f"steps in {time.perf_counter() - t0:.0f} s, loss {trained.first_loss:.2f} -> {trained.final_loss:.3f}")
     policy = None

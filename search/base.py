@@ -162,11 +162,15 @@ class Planner(ABC):
         """Search for a proof of the theorem of ``target`` (a ``ProofAttempt`` or a reset ``ProofEnv``).
 
         Without a policy, the uniform distribution over the backend's enumerated tactics is used;
-        without a critic, the environment's model-free default (``default_critic``).
+        without a critic, the environment's model-free default (``default_critic``). A policy with a
+        ``bind_backend(backend)`` method (the ranker, seq2seq's ``rank`` decoding) is bound to the searched backend.
         """
         attempt = as_attempt(target)
         tree = attempt.tree
         self.policy = policy or UniformPolicy(attempt.backend)
+        bind = getattr(self.policy, "bind_backend", None)
+        if bind is not None:  # policies that score the backend's enumerated tactics (rankers) learn which backend
+            bind(attempt.backend)
         self.critic = critic or default_critic(attempt.backend)
         self.model_time = 0.0
         settings = self.settings

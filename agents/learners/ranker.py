@@ -56,10 +56,9 @@ def featurise(policy: RankerPolicy, pairs: Sequence[TacticPair], max_vocabulary:
 
 
 def ranker_loss(policy: RankerPolicy, batch: Sequence[_Example]):
-    padded = torch.cat([policy.weights, policy.weights.new_zeros(1)])
     losses, hits = [], 0
     for ex in batch:
-        scores = padded[ex.ids].sum(-1)
+        scores = policy.score_ids(ex.ids)
         losses.append(-torch.log_softmax(scores, 0)[ex.positive])
         hits += int(scores.argmax()) == ex.positive
     return torch.stack(losses).mean(), {"top1": hits / len(batch)}

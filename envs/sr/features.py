@@ -19,6 +19,7 @@ ranker can train on goal texts from traces.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -29,8 +30,10 @@ from aitp_gym.envs.sr.backend import _TACTIC_RE, candidate_tactics_for, split_go
 RTOL = 2e-3  # the rows have 4 significant digits
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_goal_text(text: str) -> tuple[E.Expr, np.ndarray, np.ndarray] | None:
-    """``(expression, y, ŷ)`` of an SR-v0 goal text, or None if the text is not one."""
+    """``(expression, y, ŷ)`` of an SR-v0 goal text, or None if the text is not one. Cached: the featuriser reads
+    one goal's text for its features, its tactics' features and its candidates. The arrays are read-only."""
     parts = split_goal_text(text)
     if parts is None:
         return None
@@ -38,7 +41,9 @@ def parse_goal_text(text: str) -> tuple[E.Expr, np.ndarray, np.ndarray] | None:
         expr = E.parse(parts[0], allow_pow=True)
     except E.ExprError:
         return None
-    return expr, np.array(parts[1], dtype=float), np.array(parts[2], dtype=float)
+    y, y_hat = np.array(parts[1], dtype=float), np.array(parts[2], dtype=float)
+    y.flags.writeable = y_hat.flags.writeable = False
+    return expr, y, y_hat
 
 
 def _bucket(v: float) -> str:
