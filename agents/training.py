@@ -12,11 +12,11 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
-from tqdm.auto import tqdm
-
 from aitp_gym.optional import require
+from aitp_gym.progress import progress as progress_bar
 
 torch = require("torch", "the learners")
 
@@ -68,11 +68,41 @@ class MemoryLogger:
 
 
 class TensorBoardLogger:
-    """``torch.utils.tensorboard.SummaryWriter`` behind the ``MetricsLogger`` interface."""
+    """``torch.utils.tensorboard.SummaryWriter`` behind the ``MetricsLogger`` interface.
 
-    def __init__(self, log_dir: str, **kwargs: Any) -> None:
+    ``keep(tag, step) -> bool`` resumes a run: the events already in ``log_dir`` that it keeps are copied into this
+    logger's new event file and the old files are deleted, so the folder holds one file with no step logged twice
+    (TensorBoard's own ``purge_step`` cannot do this when tags count steps on different axes, as rounds and
+    optimiser steps do). Without ``keep``, a new file is added beside any old ones."""
+
+    def __init__(self, log_dir: str, keep: Callable[[str, int], bool] | None = None, **kwargs: Any) -> None:
         tb = require("torch.utils.tensorboard", "TensorBoard logging")
+        old = sorted(Path(log_dir).glob("events.out.tfevents.*")) if keep is not None else []
         self.writer = tb.SummaryWriter(log_dir=log_dir, **kwargs)
+        if old:
+            self._copy_events(old, keep)
+
+    def _copy_events(self, files: list[Path], keep: Callable[[str, int], bool]) -> None:
+        from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+
+        writer = self.writer._get_file_writer()
+        seen = set()  # a resume killed between writing the new file and deleting the old ones leaves copies
+        for path in files:
+            for event in EventFileLoader(str(path)).Load():
+                if not event.HasField("summary"):
+                    continue  # the file-version header (the new file has its own)
+                values = [v for v in event.summary.value if keep(v.tag, event.step)]
+                if not values:
+                    continue
+                del event.summary.value[:]
+                event.summary.value.extend(values)
+                key = event.SerializeToString(deterministic=True)
+                if key not in seen:
+                    seen.add(key)
+                    writer.add_event(event, walltime=event.wall_time)
+        self.writer.flush()
+        for path in files:
+            path.unlink()
 
     def scalar(self, name: str, value: float, step: int) -> None:
         self.writer.add_scalar(name, value, step)
@@ -147,7 +177,8 @@ def train(name: str, parameters: Iterable[Any], examples: Sequence[Any],
     started = time.perf_counter()
     stream = batches(examples, settings.batch_size, settings.seed)
     try:
-        for step in tqdm(range(1, settings.steps + 1), desc=f"train {name}", disable=not progress, leave=False):
+        for step in progress_bar(range(1, settings.steps + 1), desc=f"train {name}", unit="steps",
+                                 enabled=progress):
             loss, metrics = loss_fn(next(stream))
             optimiser.zero_grad(set_to_none=True)
             loss.backward()

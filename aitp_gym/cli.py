@@ -1,6 +1,6 @@
 """The ``aitp`` command line: run planners on an environment's theorems, list theorems, draw traces.
 
-Exit codes: 0 success, 1 runtime failure, 2 usage error, 130 interrupted (see ``EXIT_CODES``).
+Exit codes: 0 success, 1 runtime failure, 2 usage error, 130 interrupted, 143 terminated (see ``EXIT_CODES``).
 """
 
 from __future__ import annotations
@@ -18,17 +18,20 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from aitp_gym.errors import AitpError, UnknownTheorem
+from aitp_gym.errors import AitpError, DependencyNotInstalled, UnknownTheorem
+from aitp_gym.progress import interactive, progress
 from aitp_gym.trace import atomic_write_text
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 
 EXIT_CODES = """exit codes:
   0    success (for aitp prove and aitp loop, whether or not every theorem was proved)
   1    runtime failure (the prover crashed or could not start, a file could not be written)
-  2    usage error (a bad option, --set value, config, environment, theorem id, or --out folder)
+  2    usage error (a bad option, --set value, config, environment, theorem id, or --out folder), or an
+       environment that cannot run here (its prover, toolchain or Python extra is not installed)
   130  interrupted (Ctrl-C): aitp prove writes summary.json for the theorems that finished, marked
-       "interrupted": true; aitp loop continues later with --resume"""
+       "interrupted": true; aitp loop continues later with --resume
+  143  terminated (SIGTERM, as kill, schedulers and container stops send): handled exactly like Ctrl-C"""
 
 # The planner settings that have their own options; --set refuses them so that each has one spelling.
 _BUDGET_OPTIONS = {"max_expansions": "--budget", "time_limit": "--time-limit",
@@ -161,8 +164,6 @@ def cmd_theorems(args: argparse.Namespace) -> int:
 
 
 def cmd_prove(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     # Everything that can be refused is checked before any theorem is tried and before the prover starts:
     # the settings, the environment id, the theorem ids, the critic, and last (it may delete an old run) --out.
     planner = build_planner(args)
@@ -175,7 +176,7 @@ def cmd_prove(args: argparse.Namespace) -> int:
             raise
         raise UsageError(f"--benchmark: {e}") from None  # not a benchmark folder
     try:
-        return _prove(args, env, planner, tqdm)
+        return _prove(args, env, planner)
     finally:
         try:
             env.close()
@@ -194,16 +195,21 @@ def build_planner(args: argparse.Namespace) -> Any:
         raise UsageError(f"--set: {e}") from None
 
 
-def _prove(args: argparse.Namespace, env: Any, planner: Any, tqdm: Any) -> int:
+def _prove(args: argparse.Namespace, env: Any, planner: Any) -> int:
     backend = env.unwrapped.backend
-    if args.theorem:
+    if args.theorem or args.theorems:
         from aitp_gym.env import find_theorem
 
-        theorems = [find_theorem(backend, tid) for tid in args.theorem]
+        ids = [*(args.theorem or []), *(read_theorem_ids(args.theorems) if args.theorems else [])]
+        theorems = [find_theorem(backend, tid) for tid in ids]
     else:
         theorems = list(backend.theorems(args.split))
         if args.limit:
             theorems = theorems[: args.limit]
+    if args.quiet or not interactive():
+        from aitp_gym.loop import quiet_transformers
+
+        quiet_transformers()  # transformers' "Loading weights" bars
     try:
         critic = make_critic(args.critic, backend)
     except (ValueError, TypeError) as e:
@@ -222,10 +228,10 @@ def _prove(args: argparse.Namespace, env: Any, planner: Any, tqdm: Any) -> int:
         prepare_time = time.perf_counter() - t0
 
     results = []
-    interrupted = False
+    interrupted: KeyboardInterrupt | None = None
     started = time.perf_counter()
-    bar = tqdm(total=len(theorems), desc=f"{args.planner} on {args.env}/{args.split}", unit="thm",
-               disable=args.quiet, file=sys.stderr, dynamic_ncols=True)
+    bar = progress(total=len(theorems), desc=f"{args.planner} on {args.env}/{args.split}", unit="thm",
+                   enabled=not args.quiet, leave=True, dynamic_ncols=True)
     try:
         for i, theorem in enumerate(theorems):
             env.reset(seed=args.seed, options={"theorem": theorem})
@@ -235,11 +241,11 @@ def _prove(args: argparse.Namespace, env: Any, planner: Any, tqdm: Any) -> int:
             results.append(result)
             bar.set_postfix(proved=f"{sum(r.proved for r in results)}/{len(results)}", refresh=False)
             bar.update(1)
-    except KeyboardInterrupt:
-        interrupted = True
+    except KeyboardInterrupt as e:
+        interrupted = e
         bar.close()
-        status(f"interrupted: {len(results)} of {len(theorems)} theorems finished"
-               + (f"; writing {out / 'summary.json'}" if out else ""))
+        status(f"{'terminated' if isinstance(e, Terminated) else 'interrupted'}: {len(results)} of {len(theorems)} "
+               "theorems finished" + (f"; writing {out / 'summary.json'}" if out else ""))
     finally:
         bar.close()
     total = time.perf_counter() - started
@@ -251,7 +257,7 @@ def _prove(args: argparse.Namespace, env: Any, planner: Any, tqdm: Any) -> int:
         "critic": critic.name, "split": args.split, "budget": args.budget,
         "seed": args.seed, "settings": dataclasses.asdict(planner.settings),
         "tactic_timeout": args.tactic_timeout,
-        "interrupted": interrupted, "planned": len(theorems),
+        "interrupted": interrupted is not None, "planned": len(theorems),
         "proved": len(proved), "attempted": n, "proof_rate": len(proved) / n if n else 0.0,
         "mean_time": statistics.fmean(r.wall_time for r in results) if n else 0.0,
         "mean_expansions": statistics.fmean(r.expansions for r in results) if n else 0.0,
@@ -261,13 +267,13 @@ def _prove(args: argparse.Namespace, env: Any, planner: Any, tqdm: Any) -> int:
     }
     if out:
         atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
-    prefix = f"interrupted after {n} of {len(theorems)} theorems: " if interrupted else ""
+    prefix = f"interrupted after {n} of {len(theorems)} theorems: " if interrupted is not None else ""
     print(f"{prefix}{args.planner} on {args.env} ({args.split}): proved {len(proved)}/{n} "
           f"({100 * summary['proof_rate']:.1f}%) | mean time {summary['mean_time']:.3f} s | "
           f"mean expansions {summary['mean_expansions']:.1f} | total {total:.1f} s", flush=True)
     if out:
         print(f"traces: {out / 'traces'}  summary: {out / 'summary.json'}", flush=True)
-    return EXIT_INTERRUPTED if interrupted else EXIT_OK
+    return interrupted_exit_code(interrupted) if interrupted is not None else EXIT_OK
 
 
 def planner_overrides(planner: str, assignments: Sequence[str]) -> dict[str, Any]:
@@ -318,19 +324,42 @@ def make_policy(spec: str) -> Any:
                          f"runs/sr_demo/rounds/003/policy): {problem}")
 
     try:
-        return load_policy(str(path))
+        return load_policy(str(path), num_candidates=None)  # decoding settings as saved with the checkpoint
     except (OSError, ValueError) as e:
         raise UsageError(f"--policy {spec}: cannot load a policy from it: {e}") from None
 
 
 def make_critic(name: str, backend: Any) -> Any:
+    """The env's model-free critic (``auto``), a constant 0.5 (``constant``) or a trained critic's checkpoint folder
+    (``aitp loop`` writes them in ``rounds/<r>/critic``)."""
     from aitp_gym.policy import ConstantCritic, default_critic
 
     if name == "auto":
         return default_critic(backend)
     if name == "constant":
         return ConstantCritic()
-    raise UsageError(f"unknown critic {name!r}; choose auto or constant")
+    from aitp_gym.loop import checkpoint_problem, load_critic
+
+    problem = checkpoint_problem(name)
+    if problem is not None:
+        raise UsageError(f"--critic {name}: not auto, constant or a critic checkpoint folder (e.g. "
+                         f"runs/sr_seq2seq/rounds/001/critic): {problem}")
+    try:
+        return load_critic(name)
+    except (OSError, ValueError) as e:
+        raise UsageError(f"--critic {name}: cannot load a critic from it: {e}") from None
+
+
+def read_theorem_ids(path: str) -> list[str]:
+    """``--theorems FILE``: one theorem id per line; blank lines and ``#`` comments are skipped."""
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError as e:
+        raise UsageError(f"--theorems {path}: cannot read it ({e.strerror})") from None
+    ids = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    if not ids:
+        raise UsageError(f"--theorems {path}: holds no theorem ids (one per line)")
+    return ids
 
 
 def cmd_hol_light(args: argparse.Namespace) -> int:
@@ -387,7 +416,14 @@ def cmd_loop(args: argparse.Namespace) -> int:
             raise UsageError(f"{run_dir} already holds a run: continue it with --resume {run_dir}, or pass "
                              "--overwrite to start again")
         shutil.rmtree(run_dir)
-    rows = Loop(config, run_dir, progress=not args.quiet, log=status).run()
+    loop = Loop(config, run_dir, progress=not args.quiet, log=status)
+    try:
+        rows = loop.run()
+    except KeyboardInterrupt as e:
+        finished = len(loop.finished_rounds())
+        status(f"{'terminated' if isinstance(e, Terminated) else 'interrupted'}: {finished} of {config.rounds + 1} "
+               f"rounds finished and kept; continue with: aitp loop --resume {run_dir}")
+        return interrupted_exit_code(e)
     curve = " → ".join(f"{row['eval']['proof_rate']:.0%}" for row in rows)
     print(f"held-out proof rate by round: {curve}   (run folder {run_dir}; curve {run_dir / 'curve.png'}; "
           f"tensorboard --logdir {run_dir.parent})")
@@ -455,6 +491,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="prove only the first N theorems of the split (default: all)")
     prove.add_argument("--theorem", action="append", metavar="ID",
                        help="prove this theorem id instead of a split (repeatable)")
+    prove.add_argument("--theorems", default=None, metavar="FILE",
+                       help="prove the theorem ids listed in FILE, one per line, instead of a split; aitp loop "
+                            "writes its held-out ones to RUN_DIR/eval_theorems.txt")
     prove.add_argument("--budget", type=positive_int, default=200, metavar="N",
                        help="expansions allowed per theorem")
     prove.add_argument("--time-limit", type=positive_float, default=60.0, metavar="SECONDS",
@@ -467,9 +506,10 @@ def build_parser() -> argparse.ArgumentParser:
     prove.add_argument("--policy", default="uniform", metavar="CHECKPOINT",
                        help="uniform (model-free: the env's enumerated tactics; the default) or a trained policy's "
                             "checkpoint folder, e.g. runs/sr_demo/rounds/003/policy from aitp loop")
-    prove.add_argument("--critic", default="auto", choices=["auto", "constant"],
-                       help="goal values for fringe/updown/htps: auto is the environment's model-free heuristic "
-                            "(SR-v0: distance to the data; elsewhere a constant 0.5)")
+    prove.add_argument("--critic", default="auto", metavar="CRITIC",
+                       help="goal values for fringe/updown/htps: auto (the default) is the environment's model-free "
+                            "heuristic (SR-v0: distance to the data; elsewhere a constant 0.5), constant is 0.5, or "
+                            "a trained critic's checkpoint folder, e.g. runs/sr_seq2seq/rounds/001/critic")
     prove.add_argument("--set", action="append", metavar="KEY=VALUE",
                        help="a planner setting, repeatable: " + _planner_settings_help())
     prove.add_argument("--benchmark", default=None, metavar="DIR",
@@ -567,11 +607,38 @@ def _planner_settings_help() -> str:
     return "; ".join(p for p in parts if not p.endswith(" ")) + f"; {common} for all"
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, a scheduler, a container stop, Ray), handled exactly like Ctrl-C."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
+def interrupted_exit_code(error: KeyboardInterrupt) -> int:
+    """130 for Ctrl-C, 143 (128 + SIGTERM) for SIGTERM, as shells report them."""
+    return EXIT_TERMINATED if isinstance(error, Terminated) else EXIT_INTERRUPTED
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    import signal
+    import threading
+
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        return _run(args)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return args.func(args)
-    except (UsageError, UnknownTheorem) as e:
+    except (UsageError, UnknownTheorem, DependencyNotInstalled) as e:
         print(f"aitp: {e}", file=sys.stderr)
         return EXIT_USAGE
     except AitpError as e:
@@ -584,9 +651,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as e:
         print(f"aitp: {e}", file=sys.stderr)
         return EXIT_FAILURE
-    except KeyboardInterrupt:
-        print("aitp: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as e:
+        print(f"aitp: {'terminated' if isinstance(e, Terminated) else 'interrupted'}", file=sys.stderr)
+        return interrupted_exit_code(e)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ from this round's traces and a window of earlier rounds, trains the configured l
 them and evaluates on a fixed slice of the valid split at the same budget.
 
 A run folder holds everything: ``config.yaml`` (as resolved), ``rounds/<r>/`` (traces, checkpoints, buffer
-statistics), ``rounds.jsonl`` (one line per finished round) and ``tb/`` (TensorBoard). A round is built in
+statistics), ``rounds.jsonl`` (one line per finished round), ``eval_theorems.txt`` (the held-out theorem ids, for
+``aitp prove --theorems``) and ``tb/`` (TensorBoard, one event file). A round is built in
 ``rounds/<r>.partial/`` and renamed when it is complete, then recorded in ``rounds.jsonl``; ``--resume`` deletes
 partial rounds and continues after the last recorded one, so a kill at any moment loses at most the unfinished
 round and never counts one twice.
@@ -16,6 +17,7 @@ round and never counts one twice.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -24,7 +26,7 @@ import shutil
 import sys
 import time
 import typing
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,8 +122,12 @@ class LoopConfig:
     learn: LearnConfig = field(default_factory=LearnConfig)
 
     def __post_init__(self) -> None:
-        if self.rounds < 0 or self.workers < 1:
-            raise ValueError("rounds must be >= 0 and workers >= 1")
+        _at_least(self, "", rounds=0, workers=1, torch_threads=0)
+        _at_least(self.prove, "prove.", train_theorems=1, eval_theorems=1)
+        _at_least(self.model, "model.", pretrain_steps=0, num_candidates=1)
+        _at_least(self.learn, "learn.", steps=0, batch_size=1, window=1)
+        if self.learn.lr is not None and not self.learn.lr > 0:
+            raise ValueError(f"learn.lr must be more than 0 (or null: each learner's default), not {self.learn.lr}")
         bad = set(self.learn.learners) - {*_LEARNERS_OF["policy"], *_LEARNERS_OF["critic"]}
         if bad:
             raise ValueError(f"unknown learners {sorted(bad)}: choose from seq2seq, dpo, ilql, ranker, premise, "
@@ -143,6 +149,12 @@ class LoopConfig:
         if self.model.goal_view != "auto" and self.model.goal_view not in GOAL_VIEWS:
             raise ValueError(f"model.goal_view must be auto or one of {', '.join(GOAL_VIEWS)}, "
                              f"not {self.model.goal_view!r}")
+
+
+def _at_least(section: Any, where: str, **minimum: int) -> None:
+    for name, low in minimum.items():
+        if getattr(section, name) < low:
+            raise ValueError(f"{where}{name} must be {low} or more, not {getattr(section, name)}")
 
 
 MODEL_KEYWORDS = {"policy": ("uniform", "ranker", "seq2seq", "holist"), "critic": ("default", "value")}
@@ -167,7 +179,7 @@ def check_before_work(config: LoopConfig) -> None:
     import gymnasium as gym
 
     import aitp_gym  # noqa: F401  (registers the environments)
-    from aitp_gym.search import PLANNERS
+    from aitp_gym.search import PLANNERS, make_planner
 
     if config.env not in gym.envs.registry:
         ours = sorted(k for k in gym.envs.registry if k.split("-")[0] in ("SR", "HOList", "Lean"))
@@ -181,7 +193,20 @@ def check_before_work(config: LoopConfig) -> None:
     if bad:
         raise ValueError(f"prove.planner_settings: {p.planner} has no setting(s) {', '.join(sorted(map(str, bad)))}"
                          f" (budgets are prove.max_expansions, prove.time_limit, prove.tactics_per_expansion); "
-                         f"its settings: {', '.join(sorted(fields - budget))}")
+                         f"its settings: {', '.join(sorted(fields - budget))}; to drop settings meant for another "
+                         f"planner, add --set \"prove.planner_settings={{}}\"")
+    # the values too: build the planner with both budgets, as the workers will
+    for where, expansions in (("max_expansions", p.max_expansions), ("train_max_expansions", p.train_max_expansions)):
+        if expansions is None:
+            continue
+        try:
+            make_planner(p.planner, max_expansions=expansions, time_limit=p.time_limit,
+                         tactics_per_expansion=p.tactics_per_expansion, **p.planner_settings)
+        except (ValueError, TypeError) as e:
+            message = str(e).replace("max_expansions", where)
+            budgets = ("max_expansions", "train_max_expansions", "time_limit", "tactics_per_expansion")
+            raise ValueError(f"prove.{message}" if message.startswith(budgets)
+                             else f"prove.planner_settings: {message}") from None
     for kind in ("policy", "critic"):
         spec = getattr(config.model, kind)
         if spec not in MODEL_KEYWORDS[kind]:
@@ -189,6 +214,28 @@ def check_before_work(config: LoopConfig) -> None:
             if problem is not None:
                 raise ValueError(f"model.{kind}: {spec!r} is neither {' nor '.join(MODEL_KEYWORDS[kind])} nor a "
                                  f"checkpoint folder ({problem})")
+    # the theorem counts, against the env's splits (listing them starts no prover)
+    env = gym.make(config.env, split="valid")
+    try:
+        backend = env.unwrapped.backend
+        valid = len(backend.theorems("valid"))
+        if p.eval_theorems > valid:
+            raise ValueError(f"prove.eval_theorems: {p.eval_theorems} is more than the {valid} theorems of "
+                             f"{config.env}'s valid split")
+        train = len(_train_pool(backend, p.train_difficulty_max))
+        if config.rounds and p.train_theorems > train:
+            raise ValueError(f"prove.train_theorems: {p.train_theorems} is more than the {train} theorems of "
+                             f"{config.env}'s train split" + (f" of difficulty at most {p.train_difficulty_max}"
+                                                               if p.train_difficulty_max is not None else ""))
+    finally:
+        env.close()
+
+
+def _train_pool(backend: Any, difficulty_max: int | None) -> list[Any]:
+    train = list(backend.theorems("train"))
+    if difficulty_max is not None:
+        train = [t for t in train if t.data.get("difficulty", 0) <= difficulty_max]
+    return train
 
 
 def _from_dict(cls: type, data: dict[str, Any], where: str = "") -> Any:
@@ -273,7 +320,7 @@ def config_to_yaml(config: LoopConfig) -> str:
 # ---------------------------------------------------------------------------------------------- models
 
 
-def _quiet_transformers() -> None:
+def quiet_transformers() -> None:
     """The loop shows its own progress; transformers' per-file bars (saving shards) would drown it."""
     try:
         from transformers.utils import logging as hf_logging
@@ -289,31 +336,32 @@ def _torch_threads(n: int) -> None:
         torch.set_num_threads(n)
 
 
-def load_policy(spec: str, num_candidates: int = 8, goal_view: str = "full") -> Any:
+def load_policy(spec: str, num_candidates: int | None = 8, goal_view: str = "full") -> Any:
     """None for the model-free policy; a ``RankerPolicy`` for ``ranker`` (fresh, with SR-v0's featuriser under the
     ``sr`` view, else the text one) or a ranker checkpoint; a ``HOListPolicy`` for ``holist`` (fresh) or a HOList
     checkpoint folder; else a ``Seq2SeqPolicy`` (a fresh tiny one reading ``goal_view``, or a checkpoint, which
-    keeps its own view)."""
+    keeps its own view). ``num_candidates=None`` keeps a checkpoint's own (8 for a fresh model)."""
     if spec == "uniform":
         return None
+    fresh = num_candidates or 8
+    override = {} if num_candidates is None else {"num_candidates": num_candidates}
     if spec == "ranker" or (Path(spec) / RANKER_SETTINGS_FILE).is_file():
         from aitp_gym.agents.ranker import RankerPolicy
 
         if spec == "ranker":
-            return RankerPolicy.tiny(featuriser="sr" if goal_view == "sr" else "text",
-                                     num_candidates=num_candidates)
-        return RankerPolicy.from_pretrained(spec, num_candidates=num_candidates)
+            return RankerPolicy.tiny(featuriser="sr" if goal_view == "sr" else "text", num_candidates=fresh)
+        return RankerPolicy.from_pretrained(spec, **override)
     if spec == "holist" or (Path(spec) / HOLIST_SETTINGS_FILE).is_file():
         from aitp_gym.agents.holist_model import HOListPolicy
 
         if spec == "holist":
-            return HOListPolicy.tiny(num_candidates=num_candidates)
-        return HOListPolicy.from_pretrained(spec, num_candidates=num_candidates)
+            return HOListPolicy.tiny(num_candidates=fresh)
+        return HOListPolicy.from_pretrained(spec, **override)
     from aitp_gym.agents.seq2seq import GenerationSettings, Seq2SeqPolicy
 
     if spec == "seq2seq":
-        return Seq2SeqPolicy.tiny(settings=GenerationSettings(num_candidates=num_candidates, goal_view=goal_view))
-    return Seq2SeqPolicy.from_pretrained(spec, num_candidates=num_candidates)
+        return Seq2SeqPolicy.tiny(settings=GenerationSettings(num_candidates=fresh, goal_view=goal_view))
+    return Seq2SeqPolicy.from_pretrained(spec, **override)
 
 
 def load_critic(spec: str, goal_view: str = "full") -> Any:
@@ -348,6 +396,7 @@ class ProverActor:
 
         self.base = base
         _torch_threads(base.get("torch_threads", 0))
+        quiet_transformers()  # a worker process draws no bars of its own
         view = base.get("goal_view", "full")
         self.policy = policy if policy is not None else load_policy(base["policy"], base["num_candidates"], view)
         self.critic = critic if critic is not None else load_critic(base["critic"], view)
@@ -388,8 +437,27 @@ def _exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, daemon=True, name="aitp-parent-watch").start()
 
 
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored in this process for the block (only the main thread can change signal handlers)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _init_worker(base: dict[str, Any], parent: int) -> None:
     """A local worker process loads the round's models and its env once, then proves one theorem per task."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the loop's process handles Ctrl-C and ends its workers
     _exit_with_parent(parent)
     _WORKER["prover"] = ProverActor(base)
 
@@ -437,9 +505,7 @@ class Loop:
     # -- theorems -----------------------------------------------------------------------------------
     def _theorems(self, backend: Any) -> tuple[list[Any], list[Any]]:
         c = self.config
-        train = list(backend.theorems("train"))
-        if c.prove.train_difficulty_max is not None:
-            train = [t for t in train if t.data.get("difficulty", 0) <= c.prove.train_difficulty_max]
+        train = _train_pool(backend, c.prove.train_difficulty_max)
         valid = list(backend.theorems("valid"))
         rng = random.Random(c.seed)
         rng.shuffle(valid)
@@ -448,7 +514,7 @@ class Loop:
     # -- phases -------------------------------------------------------------------------------------
     def _prove(self, split: str, theorem_ids: list[str], out_dir: Path, policy_spec: str, critic_spec: str,
                policy: Any, critic: Any, label: str) -> list[dict[str, Any]]:
-        from tqdm.auto import tqdm
+        from aitp_gym.progress import progress
 
         c = self.config
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -458,41 +524,66 @@ class Loop:
         base = dict(env_id=c.env, split=split, out_dir=str(out_dir), policy=policy_spec, critic=critic_spec,
                     prove=prove, num_candidates=c.model.num_candidates,
                     torch_threads=c.torch_threads, goal_view=resolve_goal_view(c))
-        bar = tqdm(total=len(theorem_ids), desc=label, disable=not self.progress, leave=False)
+        bar = progress(total=len(theorem_ids), desc=label, unit="theorems", enabled=self.progress)
         results: list[dict[str, Any]] = []
+
+        def done(result: dict[str, Any]) -> None:
+            results.append(result)
+            bar.set_postfix(proved=f"{sum(r['proved'] for r in results)}/{len(results)}", refresh=False)
+            bar.update(1)
+
         try:
             if c.ray_address is not None:
-                # one Ray actor per worker loads the round's checkpoints once; theorems go to whichever is free
-                ray = self._ray_module()
-                from ray.util import ActorPool
-
-                actor = ray.remote(num_cpus=1)(ProverActor)
-                pool = ActorPool([actor.remote(base) for _ in range(min(c.workers, len(theorem_ids)))])
-                for res in pool.map_unordered(lambda a, t: a.prove.remote(t), theorem_ids):
-                    results.append(res)
-                    bar.update(1)
+                self._prove_on_ray(base, theorem_ids, done)
             elif c.workers > 1:
-                # one task per theorem (the bar moves, and a free worker takes the next theorem); each worker
-                # process loads the round's models once, in its initializer
-                import multiprocessing
-
-                with ProcessPoolExecutor(min(c.workers, len(theorem_ids)) or 1,
-                                         mp_context=multiprocessing.get_context("spawn"),
-                                         initializer=_init_worker, initargs=(base, os.getpid())) as pool:
-                    for future in as_completed([pool.submit(_prove_one, t) for t in theorem_ids]):
-                        results.append(future.result())
-                        bar.update(1)
+                self._prove_in_pool(base, theorem_ids, done)
             else:
                 prover = ProverActor(base, policy, critic)
                 try:
                     for t in theorem_ids:
-                        results.append(prover.prove(t))
-                        bar.update(1)
+                        done(prover.prove(t))
                 finally:
                     prover.close()
         finally:
             bar.close()
         return results
+
+    def _prove_on_ray(self, base: dict[str, Any], theorem_ids: list[str], done: Any) -> None:
+        """One Ray actor per worker loads the round's checkpoints once; theorems go to whichever is free. On
+        Ctrl-C or SIGTERM the actors are killed at once."""
+        ray = self._ray_module()
+        from ray.util import ActorPool
+
+        actor = ray.remote(num_cpus=1)(ProverActor)
+        actors = [actor.remote(base) for _ in range(min(self.config.workers, len(theorem_ids)))]
+        try:
+            for res in ActorPool(actors).map_unordered(lambda a, t: a.prove.remote(t), theorem_ids):
+                done(res)
+        finally:
+            for a in actors:
+                ray.kill(a)
+
+    def _prove_in_pool(self, base: dict[str, Any], theorem_ids: list[str], done: Any) -> None:
+        """Local worker processes, one task per theorem (the bar moves, and a free worker takes the next one); each
+        loads the round's models once, in its initializer. The workers ignore SIGINT (a terminal's Ctrl-C reaches
+        the whole process group): the loop's process alone handles it, and then ends them at once instead of
+        waiting for the theorems they are proving."""
+        import multiprocessing
+
+        with _sigint_ignored():  # spawned children inherit the ignored SIGINT from their first instruction
+            pool = ProcessPoolExecutor(min(self.config.workers, len(theorem_ids)) or 1,
+                                       mp_context=multiprocessing.get_context("spawn"),
+                                       initializer=_init_worker, initargs=(base, os.getpid()))
+            futures = [pool.submit(_prove_one, t) for t in theorem_ids]  # the workers are spawned here
+        try:
+            for future in as_completed(futures):
+                done(future.result())
+        except BaseException:
+            for process in list((getattr(pool, "_processes", None) or {}).values()):
+                process.terminate()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
 
     def _ray_module(self) -> Any:
         if self._ray is None:
@@ -514,7 +605,7 @@ class Loop:
         windows = [self.round_dir(q) / "train" for q in range(max(1, r - c.learn.window + 1), r)] + [rdir / "train"]
         buffers, stats = B.build_all(rec for d in windows if d.exists() for rec in iter_traces(d))
         losses: dict[str, float] = {}
-        step_offset = (r - 1) * c.learn.steps
+        step_offset = self._loss_offset(r)
         common = dict(steps=c.learn.steps, batch_size=c.learn.batch_size, seed=c.seed + r,
                       **({} if c.learn.lr is None else {"lr": c.learn.lr}))
         for name in c.learn.learners:
@@ -564,12 +655,36 @@ class Loop:
                                                         "counts": stats.counts}))
         return losses
 
+    def _loss_offset(self, r: int) -> int:
+        """Round ``r``'s first optimiser step on the ``losses/*`` axis: pre-training takes the first
+        ``model.pretrain_steps``, then every round ``learn.steps``."""
+        return self.config.model.pretrain_steps + (r - 1) * self.config.learn.steps
+
     def _logger(self) -> Any:
         if self._tb is None:
             from aitp_gym.agents.training import TensorBoardLogger
 
             self._tb = TensorBoardLogger(str(self.run_dir / "tb"))
         return self._tb
+
+    def _resume_tensorboard(self, done: list[dict[str, Any]]) -> None:
+        """Open ``tb/`` for a run that continues after ``done``: one event file again, holding the losses of the
+        recorded rounds only (a killed round's are dropped, so curves do not zig-zag) and the per-round scalars
+        re-logged from ``rounds.jsonl`` (a kill between recording a round and logging it loses nothing)."""
+        from aitp_gym.agents.training import TensorBoardLogger
+
+        start, end = len(done), self._loss_offset(len(done))
+
+        def keep(tag: str, step: int) -> bool:
+            if tag.startswith("losses/"):
+                return start > 0 and step < end
+            if tag.split("/")[0] in ROUND_SCALARS:
+                return False
+            return start > 0  # the config text and hparams, written when round 0 starts
+
+        self._tb = TensorBoardLogger(str(self.run_dir / "tb"), keep=keep)
+        for row in done:
+            self._scalars(row)
 
     # -- the run ------------------------------------------------------------------------------------
     def run(self) -> list[dict[str, Any]]:
@@ -579,7 +694,7 @@ class Loop:
 
         c = self.config
         _torch_threads(c.torch_threads)
-        _quiet_transformers()
+        quiet_transformers()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         done = self.finished_rounds()
         for folder in sorted((self.run_dir / "rounds").glob("*")):
@@ -600,6 +715,9 @@ class Loop:
             prepare(self.log)
         train_pool, eval_theorems = self._theorems(backend)
         eval_ids = [t.id for t in eval_theorems]
+        atomic_write_text(self.run_dir / "eval_theorems.txt", "".join(
+            [f"# the {c.env} valid theorems every round evaluates; aitp prove --theorems FILE proves them again\n",
+             *(f"{i}\n" for i in eval_ids)]))
         env.close()
 
         # the current models: the last finished round's checkpoints, or the starting models
@@ -612,9 +730,11 @@ class Loop:
         view = resolve_goal_view(c)
         policy, critic = load_policy(policy_spec, c.model.num_candidates, view), load_critic(critic_spec, view)
         # a model counts as trained once a round (or pre-training) has trained it, or if it was given as a checkpoint
-        trained = {"policy": c.model.policy not in ("seq2seq", "holist", "ranker"), "critic": c.model.critic != "value"}
+        trained = {kind: getattr(c.model, kind) not in MODEL_KEYWORDS[kind] for kind in ("policy", "critic")}
         if done:
             trained.update(done[-1].get("trained", {}))
+        if (self.run_dir / "tb").is_dir():
+            self._resume_tensorboard(done)
         if start == 0:
             self._logger().text("config", "```\n" + resolved + "\n```")
             self._logger().hparams(_flat(dataclasses.asdict(c)), ["eval/proof_rate", "train/proof_rate"])
@@ -746,6 +866,9 @@ def _flat(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
             out[prefix + key] = value
     return out
 
+
+ROUND_SCALARS = ("train", "eval", "search", "time")
+"""Top-level TensorBoard sections whose scalars are logged once per round (step = round)."""
 
 _LEARNERS_OF = {"policy": ("seq2seq", "dpo", "ilql", "ranker", "premise"), "critic": ("critic",)}
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import functools
 import heapq
 import itertools
 import json
 import math
 import time
+import typing
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +45,45 @@ class SearchSettings:
     """Stop as soon as the root is proved."""
     check_proof: bool = True
     """Replay the found proof on a fresh prover; "proved" is reported only if the replay succeeds."""
+
+    def __post_init__(self) -> None:
+        """Every setting has its declared type (an int where a float is declared is fine) and the budgets are in
+        range, so that a bad value from a config file fails here, naming the setting, and not mid-search."""
+        for name, (kind, optional) in _setting_types(type(self)).items():
+            value = getattr(self, name)
+            if value is None and optional:
+                continue
+            if not _has_type(value, kind):
+                what = {bool: "true or false", int: "an integer", float: "a finite number", str: "a string"}
+                raise ValueError(f"{name} must be {what.get(kind, kind.__name__)}"
+                                 f"{' or None' if optional else ''}, not {value!r}")
+        if self.max_expansions < 1:
+            raise ValueError(f"max_expansions must be 1 or more, not {self.max_expansions}")
+        if self.time_limit <= 0:
+            raise ValueError(f"time_limit must be more than 0 seconds, not {self.time_limit}")
+        if self.tactics_per_expansion is not None and self.tactics_per_expansion < 1:
+            raise ValueError(f"tactics_per_expansion must be 1 or more (or None: all), not "
+                             f"{self.tactics_per_expansion}")
+
+
+def _has_type(value: Any, kind: type) -> bool:
+    if kind is float:  # an int is a float here; a bool is not a number; nan and inf are refused
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, kind)
+
+
+@functools.cache
+def _setting_types(cls: type) -> dict[str, tuple[type, bool]]:
+    """``{field: (type, None allowed)}`` of a settings dataclass, from its annotations."""
+    hints = typing.get_type_hints(cls)
+    out = {}
+    for f in dataclasses.fields(cls):
+        args = typing.get_args(hints[f.name])
+        kinds = [a for a in args if a is not type(None)] or [hints[f.name]]
+        out[f.name] = (kinds[0], type(None) in args)
+    return out
 
 
 @dataclass

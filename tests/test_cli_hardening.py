@@ -195,9 +195,16 @@ def test_tactic_timeout_reaches_the_environment_only_when_given(monkeypatch, cap
     assert made == [({"split": "valid", "tactic_timeout": 0.5}, 0.5), ({"split": "valid"}, None)]
 
 
-def test_progress_bar_and_summary_line(capsys):
+def test_progress_bar_and_summary_line(capsys, monkeypatch):
+    monkeypatch.setattr(cli, "interactive", lambda: True)  # as on a terminal
+    monkeypatch.setattr("aitp_gym.progress.interactive", lambda file=None: True)
     code, out, err = run(["prove", "--limit", "3", "--budget", "5"], capsys)
     assert code == 0 and "3/3 [" in err and "proved=" in err  # tqdm, on stderr
+    monkeypatch.undo()
+    # not on a terminal (capsys, like a file or a pipe): one line for the whole phase, not a frame per update
+    code, out, err = run(["prove", "--limit", "3", "--budget", "5"], capsys)
+    assert code == 0 and "\r" not in err and "[" not in err, err
+    assert re.fullmatch(r"aitp: bestfs on SR-v0/valid: 3/3 thm in [\d.]+ s \(proved \d/3\)\n", err), err
     assert re.fullmatch(r"bestfs on SR-v0 \(valid\): proved \d/3 .*total [\d.]+ s\n", out)
     code, out, err = run(["prove", "--limit", "3", "--budget", "5", "--quiet"], capsys)
     assert code == 0 and err == "" and "proved" in out

@@ -73,6 +73,20 @@ def test_one_round_end_to_end(tmp_path):
     assert out.returncode == 0 and (tmp_path / "c.png").read_bytes().startswith(b"\x89PNG"), out.stderr
     out = subprocess.run([sys.executable, "-m", "aitp_gym.cli", "plot", str(tmp_path)], capture_output=True, text=True)
     assert out.returncode == 2 and "no tb/ folder" in out.stderr
+    # aitp prove reproduces round 1's evaluation: its checkpoints, its held-out ids, its planner settings
+    ids = [x for x in (run / "eval_theorems.txt").read_text().splitlines() if not x.startswith("#")]
+    out = subprocess.run([sys.executable, "-m", "aitp_gym.cli", "prove", "--quiet", "--planner", "htps",
+                          "--policy", str(run / "rounds/001/policy"), "--critic", str(run / "rounds/001/critic"),
+                          "--theorems", str(run / "eval_theorems.txt"), "--budget", "6",
+                          "--tactics-per-expansion", "4", "--set", "exploration=1", "--set", "count_threshold=3",
+                          "--out", str(tmp_path / "again")], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    again = json.loads((tmp_path / "again/summary.json").read_text())
+    assert again["policy"] == "seq2seq" and again["critic"] == "value"
+    evaluated = {t.header["theorem_id"]: (t.result["proved"], t.result["expansions"])
+                 for t in iter_traces(run / "rounds/001/eval")}
+    assert sorted(ids) == sorted(evaluated) and len(ids) == 3
+    assert {r["theorem_id"]: (r["proved"], r["expansions"]) for r in again["results"]} == evaluated
 
 
 def test_config_errors_name_the_allowed_keys(tmp_path):
@@ -138,6 +152,21 @@ def test_killed_run_resumes_without_losing_or_repeating_rounds(tmp_path):
     assert [x["round"] for x in lines] == [0, 1, 2]
     assert sorted(p.name for p in (run / "rounds").iterdir()) == ["000", "001", "002"]
     assert "held-out proof rate by round" in out.stdout
+    # TensorBoard: one event file again, no step twice (the killed round's losses are gone), rounds 0, 1, 2 once
+    assert len(list((run / "tb").glob("events.*"))) == 1
+    scalars = _scalars(run)
+    loss_steps = [step for step, _ in scalars["losses/ranker/loss"]]
+    assert loss_steps == sorted(set(loss_steps)) and loss_steps[-1] == 2 * 40, loss_steps
+    assert [step for step, _ in scalars["eval/proof_rate"]] == [0, 1, 2]
+    assert [value for _, value in scalars["eval/proof_rate"]] == pytest.approx([x["eval"]["proof_rate"]
+                                                                                for x in lines])
+    assert [step for step, _ in scalars["train/proof_rate"]] == [1, 2]
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(next((run / "tb").glob("events.*"))))
+    acc.Reload()
+    assert "_hparams_/experiment" in acc.PluginTagToContent("hparams") and acc.Tags()["tensors"], \
+        "the config text and hparams of round 0 are kept"
 
 
 def test_a_used_run_folder_needs_resume_or_overwrite(tmp_path):
@@ -156,9 +185,10 @@ def test_a_used_run_folder_needs_resume_or_overwrite(tmp_path):
         out = subprocess.run([*loop, "--out", str(precious), "--overwrite", *extra], capture_output=True, text=True)
         assert out.returncode == 2 and (precious / "thesis.tex").read_text() == "years of work", out.stderr
     assert "not a loop run folder" in out.stderr
-    out = subprocess.run([*loop, "--out", str(run), "--overwrite", "--set", "rounds=abc"], capture_output=True,
-                         text=True)
-    assert out.returncode == 2 and (run / "rounds.jsonl").exists(), "a bad config deletes nothing"
+    for bad in ("rounds=abc", "prove.planner_settings.exploration=-3", "prove.max_expansions=-1"):
+        out = subprocess.run([*loop, "--out", str(run), "--overwrite", "--set", bad], capture_output=True, text=True)
+        assert out.returncode == 2 and (run / "rounds.jsonl").exists(), f"a bad config ({bad}) deletes nothing"
+        assert "Traceback" not in out.stderr and not (run / "rounds").exists(), out.stderr
     out = subprocess.run([sys.executable, "-m", "aitp_gym.cli", "loop", "--resume", str(run), "--out", "x"],
                          capture_output=True, text=True)
     assert out.returncode == 2 and "--out is not used with --resume" in out.stderr
@@ -171,6 +201,19 @@ def test_a_used_run_folder_needs_resume_or_overwrite(tmp_path):
     ("prove.planner_settings={max_expansions: 2}", "budgets are prove.max_expansions"),
     ("model.policy=foo", "model.policy: 'foo' is neither"),
     ("model.critic=nope", "model.critic: 'nope' is neither"),
+    # values, not only names, and budgets in range: all refused before the run folder is touched
+    ("prove.planner_settings.exploration=-3", "prove.planner_settings: HTPS needs exploration >= 0"),
+    ("prove.planner_settings.exploration=abc", "exploration must be a finite number, not 'abc'"),
+    ("prove.max_expansions=-1", "prove.max_expansions must be 1 or more"),
+    ("prove.train_max_expansions=0", "prove.train_max_expansions must be 1 or more"),
+    ("prove.time_limit=0", "prove.time_limit must be more than 0"),
+    ("prove.time_limit=-1", "prove.time_limit must be more than 0"),
+    ("prove.tactics_per_expansion=0", "prove.tactics_per_expansion must be 1 or more"),
+    ("prove.eval_theorems=0", "prove.eval_theorems must be 1 or more"),
+    ("prove.eval_theorems=5000", "5000 is more than the 100 theorems of SR-v0's valid split"),
+    ("prove.train_theorems=0", "prove.train_theorems must be 1 or more"),
+    ("learn.batch_size=0", "learn.batch_size must be 1 or more"),
+    ("prove.planner=bestfs", 'add --set "prove.planner_settings={}"'),  # sr_demo's settings are HTPS's: say the fix
 ])
 def test_loop_settings_are_checked_before_any_work(tmp_path, setting, message):
     started = time.monotonic()
@@ -242,3 +285,79 @@ def test_worker_processes_end_with_a_killed_loop(tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def test_rounds_record_which_models_were_trained(tmp_path):
+    """rounds.jsonl never says a model-free critic was trained."""
+    config = load_config(ROOT / "configs/sr_demo.yaml",
+                         [*TINY, "rounds=1", "workers=1", "prove.train_difficulty_max=1"])
+    rows = Loop(config, tmp_path / "run", progress=False, log=lambda m: None).run()
+    for row in rows:
+        assert row["models"]["critic"] == "model-free" and row["trained"]["critic"] is False, row
+    assert rows[0]["trained"]["policy"] is False and rows[0]["models"]["policy"] == "model-free"
+    assert rows[1]["trained"]["policy"] is True and rows[1]["models"]["policy"] == "model"
+
+
+def _interrupt_loop(tmp_path, sig, when, settings=()):
+    """Start ``aitp loop`` with 2 worker processes in its own process group, send ``sig`` to the whole group (as a
+    terminal's Ctrl-C does) once ``when(run)`` holds; return (exit code, stderr, seconds to exit, worker pids)."""
+    run = tmp_path / "run"
+    # the child restores Python's SIGINT handler, in case this test runs with SIGINT ignored (a background job)
+    code = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+            "from aitp_gym.cli import main; sys.exit(main(sys.argv[1:]))")
+    cmd = [sys.executable, "-c", code, "loop", str(ROOT / "configs/sr_demo.yaml"), "--out", str(run),
+           *[a for x in [*TINY, "rounds=1", "workers=2", *settings] for a in ("--set", x)]]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        workers: list[int] = []
+        while not when(run, workers):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline
+            workers = [p for p in _children(proc.pid) if "resource_tracker" not in _cmdline(p)]
+            time.sleep(0.02)
+        sent = time.monotonic()
+        os.killpg(proc.pid, sig)
+        _, stderr = proc.communicate(timeout=120)
+        return proc.returncode, stderr, time.monotonic() - sent, workers
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return ""
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc (Linux)")
+@pytest.mark.parametrize("sig, code, word", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
+def test_a_signal_while_workers_start_ends_the_loop_at_once_and_quietly(tmp_path, sig, code, word):
+    """Ctrl-C (or SIGTERM) while the workers still import torch: no worker tracebacks, no wait, a resume hint."""
+    rc, stderr, seconds, workers = _interrupt_loop(tmp_path, sig, lambda run, workers: len(workers) >= 2)
+    assert rc == code and "Traceback" not in stderr, stderr
+    assert f"{word}: 0 of 2 rounds finished and kept; continue with: aitp loop --resume" in stderr, stderr
+    assert seconds < 15, f"took {seconds:.1f} s to stop"
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [p for p in workers if _alive(p)], "worker processes outlived the loop"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc (Linux)")
+def test_sigterm_while_proving_keeps_the_finished_rounds(tmp_path):
+    """SIGTERM in round 1's proving (hard theorems, so the workers are busy): exit 143 promptly, round 0 kept, and
+    --resume finishes the run."""
+    def proving(run, workers):
+        return (run / "rounds" / "001.partial" / "train").is_dir()
+
+    rc, stderr, seconds, _ = _interrupt_loop(tmp_path, signal.SIGTERM, proving,
+                                             ["prove.train_theorems=20", "prove.max_expansions=40"])
+    assert rc == 143 and "Traceback" not in stderr, stderr
+    assert "1 of 2 rounds finished and kept" in stderr and seconds < 15, (seconds, stderr)
+    run = tmp_path / "run"
+    assert [json.loads(x)["round"] for x in (run / "rounds.jsonl").read_text().splitlines()] == [0]
