@@ -78,6 +78,32 @@ def test_critic_errors_are_usage_errors(monkeypatch, capsys, no_search):
     assert code == 2 and err == "aitp: --critic auto: this backend has no critic\n"
 
 
+def test_critic_and_theorem_files_are_checked_before_any_work(tmp_path, capsys, no_search):
+    code, _, err = run(["prove", "--planner", "htps", "--critic", str(tmp_path / "nope")], capsys)
+    assert code == 2 and "--critic" in err and "no such checkpoint folder" in err
+    (tmp_path / "empty").mkdir()
+    code, _, err = run(["prove", "--planner", "htps", "--critic", str(tmp_path / "empty")], capsys)
+    assert code == 2 and "not a checkpoint folder" in err
+    ids = tmp_path / "ids.txt"
+    code, _, err = run(["prove", "--theorems", str(ids)], capsys)
+    assert code == 2 and f"--theorems {ids}: cannot read it" in err
+    ids.write_text("# nothing\n\n")
+    code, _, err = run(["prove", "--theorems", str(ids)], capsys)
+    assert code == 2 and "holds no theorem ids" in err
+    ids.write_text("# held out\nno-such-theorem\n")
+    code, _, err = run(["prove", "--theorems", str(ids)], capsys)
+    assert code == 2 and "no-such-theorem" in err
+
+
+def test_theorems_file_proves_those_ids(tmp_path, capsys):
+    first = [t.id for t in SRBackend().theorems("valid")[5:7]]
+    (tmp_path / "ids.txt").write_text("# two of them\n" + "\n".join(first) + "\n")
+    code, _, _ = run(["prove", "--theorems", str(tmp_path / "ids.txt"), "--budget", "3", "--quiet", "--out",
+                      str(tmp_path / "run")], capsys)
+    summary = json.loads((tmp_path / "run/summary.json").read_text())
+    assert code == 0 and [r["theorem_id"] for r in summary["results"]] == first
+
+
 def test_unknown_environment_and_theorem_are_usage_errors(capsys, no_search):
     assert run(["prove", "--env", "Nope-v0"], capsys)[0] == 2
     assert run(["theorems", "--env", "Nope-v0"], capsys)[0] == 2
@@ -127,8 +153,10 @@ def test_an_empty_out_folder_is_fine(tmp_path, capsys):
     assert code == 0 and len(list(iter_traces(tmp_path))) == 1
 
 
-def test_ctrl_c_writes_a_partial_summary(tmp_path):
-    """SIGINT after the first trace: exit 130, summary.json marked interrupted, the partial result printed."""
+@pytest.mark.parametrize("sig, rc, word", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
+def test_ctrl_c_writes_a_partial_summary(tmp_path, sig, rc, word):
+    """SIGINT (or SIGTERM, as kill and schedulers send) after the first trace: exit 130 (143), summary.json marked
+    interrupted, the partial result printed."""
     out = tmp_path / "run"
     # BFS with budget 300 on all 100 valid theorems runs for minutes; the first (easy) traces come in a second.
     # The child restores Python's SIGINT handler in case this test runs with SIGINT ignored (a background job).
@@ -142,14 +170,14 @@ def test_ctrl_c_writes_a_partial_summary(tmp_path):
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline, "no trace was written"
             time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         stdout, stderr = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
-    assert proc.returncode == 130, stderr
-    assert "Traceback" not in stderr and "interrupted" in stderr
+    assert proc.returncode == rc, stderr
+    assert "Traceback" not in stderr and f"{word}: " in stderr
     summary = json.loads((out / "summary.json").read_text())
     assert summary["interrupted"] is True and summary["attempted"] >= 1 and summary["planned"] == 100
     assert len(summary["results"]) == summary["attempted"]
