@@ -1,9 +1,14 @@
-"""SR-v0 envs are cheap: no per-instance charset, one theorem list per process, small pickles.
+"""SR-v0 envs are cheap: no per-instance charset, one theorem list per process, small pickles, and a new
+process's first reset makes one theorem from the shipped splits instead of generating the train split.
 
 Timings are not asserted here (machines are noisy); ``python bench/sr.py`` prints them.
 """
 
+import json
+import os
 import pickle
+import subprocess
+import sys
 
 import gymnasium as gym
 import numpy as np
@@ -68,3 +73,53 @@ def test_unicode_text_membership_without_materialising_the_charset():
 
 def test_check_env_passes_on_a_cheap_env():
     check_env(gym.make("SR-v0", split="valid").unwrapped, skip_render_check=True)
+
+
+FIRST_RESETS = """
+import json, warnings
+warnings.simplefilter("error")  # the warning of a split generated because the shipped file is stale, too
+import gymnasium as gym, aitp_gym
+from aitp_gym.envs.sr import backend, splits
+
+def refuse(*args, **kwargs):
+    raise AssertionError("the generator ran")
+
+backend.random_theorem = backend.generate_split = refuse
+
+def state(info):
+    loaded = {key[0][0]: theorems.made() for key, theorems in splits._SPLITS.items()}
+    return [info["theorem_id"], loaded]
+
+out = {}
+env = gym.make("SR-v0")  # the default split, train
+_, info = env.reset(seed=0, options={"target": "sin(x) + x"})
+out["target"] = state(info)
+_, info = env.reset(options={"x": [1.0, 2.0, 3.0], "y": [2.0, 4.0, 6.5]})
+out["data"] = state(info)
+valid = gym.make("SR-v0", split="valid")
+_, info = valid.reset(seed=0)
+out["valid"] = state(info)
+_, info = env.reset(seed=0)
+out["first"] = state(info)
+_, info = env.reset(options={"theorem": 7})
+out["index"] = state(info)
+_, info = env.reset(options={"theorem": "sr-test-0005"})
+out["id"] = state(info)
+print(json.dumps(out))
+"""
+
+
+def test_a_new_process_makes_only_the_theorems_it_resets_to(tmp_path):
+    """In a fresh process (as a notebook kernel or a vector-env worker starts), no reset runs the generator: a
+    reset with a target or data reads no split, one on the valid split reads only valid, the first one on train
+    makes one train theorem (and an index one more), and only a lookup by id goes through the splits."""
+    env = {**os.environ, "AITP_CACHE_DIR": str(tmp_path)}  # an empty cache: only the shipped file can serve
+    out = subprocess.run([sys.executable, "-c", FIRST_RESETS], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["target"][1] == {} and got["data"][1] == {}
+    assert got["valid"][0].startswith("sr-valid-") and got["valid"][1] == {"valid": 1}
+    assert got["first"][0].startswith("sr-train-") and got["first"][1] == {"valid": 1, "train": 1}
+    assert got["index"] == ["sr-train-0007", {"valid": 1, "train": 2}]
+    assert got["id"][0] == "sr-test-0005" and got["id"][1]["test"] >= 6
+    assert list(tmp_path.iterdir()) == []  # nothing generated, so nothing cached

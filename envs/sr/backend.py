@@ -20,7 +20,6 @@ import functools
 import hashlib
 import itertools
 import re
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from aitp_gym.backend import SPLITS, Theorem
+from aitp_gym.backend import Theorem
 from aitp_gym.envs.sr import expr as E
 from aitp_gym.proof import ProofStep, replay_proof
 from aitp_gym.trace import register_key_replayer, register_text_rebuilder
@@ -48,7 +47,8 @@ RULES = ("init", *UNARY_RULES, *BINARY_RULES)
 DEFAULT_SUBSTITUTIONS = ("x", "1", "2", "3")
 
 # Split sizes and difficulties (number of operators in the target). Each split has its own seed,
-# and valid/test targets are kept out of train.
+# and valid/test targets are kept out of train. The generated splits ship in envs/sr/data/splits.json.gz:
+# after changing these or the generator, rebuild it with `python -m aitp_gym.envs.sr.splits`.
 SPLIT_SPECS: dict[str, dict[str, Any]] = {
     "train": {"seed": 1000, "per_difficulty": 200, "difficulties": range(1, 7)},
     "valid": {"seed": 2000, "per_difficulty": 20, "difficulties": range(1, 6)},
@@ -62,33 +62,14 @@ MAX_SHOWN_POINTS = 2_000
 # parses as a position, so that a wrong one is reported as out of range (MAX_TACTIC_LENGTH bounds it).
 _TACTIC_RE = re.compile(r"[ \t]*([a-z0-9]+)[ \t]*@[ \t]*(-?\d+)[ \t]*(?:([AB])[ \t]*=[ \t]*([^\s].*?))?[ \t]*")
 
-# Generated splits, built once per process and shared by every SRBackend: {split spec: theorems}.
-_SPLIT_CACHE: dict[tuple, tuple[Theorem, ...]] = {}
-_SPLIT_LOCK = threading.RLock()
 
+def split_theorems(split: str) -> Sequence[Theorem]:
+    """The fixed theorems of a split, shared by the whole process: read from the package's shipped splits and
+    made one by one as they are first used, so the first ``reset()`` of a process makes one theorem. A split
+    is generated only if the generator has changed since the file was built (see ``envs/sr/splits.py``)."""
+    from aitp_gym.envs.sr.splits import split_theorems as shared  # splits.py imports this module
 
-def _split_key(split: str) -> tuple:
-    """What a split's theorems depend on: its spec, and for train the specs it is kept apart from."""
-    def spec(name: str) -> tuple:
-        s = SPLIT_SPECS[name]
-        return name, s["seed"], tuple(s["difficulties"]), s["per_difficulty"]
-    return (spec(split), *(spec(s) for s in ("valid", "test"))) if split == "train" else (spec(split),)
-
-
-def split_theorems(split: str) -> tuple[Theorem, ...]:
-    """The fixed theorems of a split, generated on first use in the process (train: about 1.5 s)."""
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
-    key = _split_key(split)
-    with _SPLIT_LOCK:
-        if key not in _SPLIT_CACHE:
-            exclude: set[str] = set()
-            if split == "train":  # keep evaluation targets out of training
-                exclude = {t.data["target"] for s in ("valid", "test") for t in split_theorems(s)}
-            spec = SPLIT_SPECS[split]
-            _SPLIT_CACHE[key] = tuple(generate_split(split, spec["seed"], spec["difficulties"],
-                                                     spec["per_difficulty"], exclude))
-        return _SPLIT_CACHE[key]
+    return shared(split)
 
 
 @dataclass(frozen=True)
@@ -103,14 +84,14 @@ class SRBackend:
     """Pure Python and NumPy; stateless, so ``check`` can simply replay on a fresh instance.
 
     The splits live in a process-wide cache (``split_theorems``), not in the backend: making a backend
-    costs nothing, every backend of a process shares one tuple of theorems per split, and a pickled
+    costs nothing, every backend of a process shares one sequence of theorems per split, and a pickled
     backend (or env) carries no theorem list.
     """
 
     env_id = ENV_ID
 
     def __getstate__(self) -> dict[str, Any]:
-        return {}  # nothing per instance; the splits are rebuilt (once) in the receiving process
+        return {}  # nothing per instance; the receiving process reads the splits (once) itself
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         pass
