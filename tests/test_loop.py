@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -361,3 +362,22 @@ def test_sigterm_while_proving_keeps_the_finished_rounds(tmp_path):
     assert "1 of 2 rounds finished and kept" in stderr and seconds < 15, (seconds, stderr)
     run = tmp_path / "run"
     assert [json.loads(x)["round"] for x in (run / "rounds.jsonl").read_text().splitlines()] == [0]
+
+
+@pytest.mark.expensive
+def test_logs_to_a_pipe_are_one_line_per_phase(tmp_path):
+    """Written to a pipe (``make demo > log``), the loop prints a line per phase, not tqdm frames; workers that
+    load transformers checkpoints draw no "Loading weights" bars, with or without --quiet."""
+    base = [sys.executable, "-m", "aitp_gym.cli", "loop", str(ROOT / "configs/sr_seq2seq.yaml"),
+            *[a for x in [*TINY, "rounds=1", "workers=2", "model.bootstrap=false", "prove.train_difficulty_max=1"]
+              for a in ("--set", x)]]
+    env = {k: v for k, v in os.environ.items() if k != "TQDM_DISABLE"}
+    out = subprocess.run([*base, "--out", str(tmp_path / "a")], capture_output=True, text=True, timeout=900, env=env)
+    assert out.returncode == 0, out.stderr
+    assert "\r" not in out.stderr and "Loading weights" not in out.stderr, out.stderr
+    assert re.search(r"aitp: round 1: proving: 3/3 theorems in [\d.]+ s \(proved \d/3\)\n", out.stderr), out.stderr
+    assert re.search(r"aitp: train critic: 3/3 steps in [\d.]+ s\n", out.stderr), out.stderr
+    assert len(out.stderr) < 2_000, out.stderr
+    quiet = subprocess.run([*base, "--out", str(tmp_path / "b"), "--quiet", "--set", "rounds=0"],
+                           capture_output=True, text=True, timeout=900, env=env)
+    assert quiet.returncode == 0 and "theorems in" not in quiet.stderr and "Loading" not in quiet.stderr, quiet.stderr
