@@ -28,14 +28,30 @@ A tactic string, ``UnicodeText(512)`` (the project's ``Text`` space over Unicode
 ``submit``. Any other action, of any type (``None``, a number, random text sampled from the space, a tactic the
 rules reject), is an error step: it spends a step, leaves the state as it was, puts the reason in
 ``info["message"]`` and ``info["error"] = True``; the game goes on. There is no extra penalty: the spent step is
-the price, and the rewards stay zero-sum. There is no action mask either; ``env.unwrapped.candidate_actions(agent)``
-lists the rules at every position with SR-v0's default substitutions (and ``submit``), as SR-v0's planners use.
+the price, and the rewards stay zero-sum.
+
+So ``env.action_space(agent).sample()`` plays random text, an error step. The legal moves, those that are not
+error steps, are in ``infos[agent]["legal_actions"]`` (a list of strings, empty for the agent not to move): SR-v0's
+candidate tactics (every rule at every position, with the default substitutions ``x``, ``1``, ``2``, ``3``) that
+the rules accept, and ``submit`` for the conjecturer. A tactic with another substitution (``add @0 B=x*x``) is
+legal too but not listed. ``env.unwrapped.candidate_actions(agent)`` lists the candidates before that check.
+
+With ``discrete_actions=True`` the game follows PettingZoo's convention for legal moves, as in its classic games:
+each agent's action space is ``Discrete(k)`` over a fixed list of actions, ``env.unwrapped.action_names(agent)``
+(at each position ``0 .. p - 1`` the 33 candidate forms: ``init`` with each substitution, 13 unary rules, 4
+binary rules with each substitution; then ``submit`` for the conjecturer), where ``p`` is ``max_conjecture_size``
+for the conjecturer and ``2 * max_proof_steps - 3`` (at most 64) for the prover, enough for every expression it
+can reach; and the observation has an ``action_mask`` (``int8``, 1 for a legal move, all 0 for the agent not to
+move). PettingZoo's loop then plays legal moves only:
+``action = env.action_space(agent).sample(observation["action_mask"])``. An index out of range, or anything but an
+integer, is an error step; a masked index is played as its action (an error step if the rules reject it).
 
 ## Observation Space
 ``Dict(text=UnicodeText(4096), phase=Discrete(3), steps_left=Discrete(n + 1))`` for both agents, where ``n`` is the
-larger budget. ``phase`` is 0 while the conjecturer builds, 1 while the prover proves, 2 when the game is over;
-``steps_left`` is the agent's own remaining budget. ``text`` is the conjecture with its values (conjecturer), or
-the SR-v0 goal ``f(x) = ... / y: ... / ŷ: ...`` (prover), and the result when the game is over.
+larger budget, and with ``discrete_actions=True`` also ``action_mask=Box(0, 1, (k,), int8)``. ``phase`` is 0 while
+the conjecturer builds, 1 while the prover proves, 2 when the game is over; ``steps_left`` is the agent's own
+remaining budget. ``text`` is the conjecture with its values (conjecturer), or the SR-v0 goal
+``f(x) = ... / y: ... / ŷ: ...`` (prover), and the result when the game is over.
 
 The text sits in a ``Dict`` rather than being the observation itself because PettingZoo's ``api_test`` compares
 ``observation.dtype`` with the space's, and a Python ``str`` has no ``dtype``; the check looks only at a Dict's
@@ -60,6 +76,7 @@ which is ignored).
 | ``max_conjecture_steps`` | 8 | the conjecturer's actions; at the budget its expression is submitted |
 | ``max_conjecture_size`` | 16 | most nodes in a conjecture |
 | ``max_proof_steps`` | 16 | the prover's actions |
+| ``discrete_actions`` | False | ``Discrete`` actions over ``action_names(agent)``, with an ``action_mask`` |
 
 With the defaults (``max_proof_steps >= max_conjecture_steps``) every valid conjecture has a proof within the
 prover's budget, its own construction: the game is about finding it, as in Evariste.
@@ -73,19 +90,25 @@ prover's budget, its own construction: the game is about finding it, as in Evari
 {'conjecturer_0': -1.0, 'prover_0': 1.0}
 
 ## Parallel variant
-``aec_to_parallel`` does not apply (an agent may act several times in a row; ``is_parallelizable`` is False), so
-``SRConjectureParallelEnv`` plays the same game natively: each ``step(actions)`` uses the action of the agent to
-move (``phase`` 0: the conjecturer, 1: the prover; ``info["to_move"]``) and ignores the other's. A missing action
-for the agent to move is an error step. (PettingZoo's ``turn_based_aec_to_parallel(raw_env())`` also passes
+Use ``parallel_env()``, not PettingZoo's ``aec_to_parallel(env())``: the conversion needs every agent to act once
+per cycle, in order, and here the conjecturer acts several times in a row, then the prover. So the metadata says
+``is_parallelizable: False`` and ``aec_to_parallel`` refuses (an ``AssertionError``); with the flag forced, its
+first step would fail with "expects agents to step in a cycle". ``SRConjectureParallelEnv`` plays the same game
+natively: each ``step(actions)`` uses the action of the agent to move (``phase`` 0: the conjecturer, 1: the
+prover; ``info["to_move"]``) and ignores the other's. A missing action for the agent to move is an error step.
+It takes ``discrete_actions=True`` too. (PettingZoo's ``turn_based_aec_to_parallel(raw_env())`` also passes
 ``parallel_api_test``, but raises ``KeyError`` when the agent to move has no action in the dict.)
 
 ## Version History
-* v0 (``sr_conjecture_v0``): initial release.
+* v0 (``sr_conjecture_v0``): initial release. Since added, the default game unchanged: ``infos[agent]["legal_actions"]``
+  and ``discrete_actions=True`` (a ``Discrete`` action space with an ``action_mask``).
 """
 
 from __future__ import annotations
 
 import enum
+import operator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,10 +120,13 @@ from aitp_gym.env import UnicodeText, truncate_text
 from aitp_gym.envs.sr import expr as E
 from aitp_gym.envs.sr.backend import (
     ATOL,
+    BINARY_RULES,
     DEFAULT_POINTS,
+    DEFAULT_SUBSTITUTIONS,
     MAX_EXPRESSION_SIZE,
     MAX_TACTIC_LENGTH,
     RTOL,
+    UNARY_RULES,
     SRBackend,
     TacticError,
     apply_rule,
@@ -119,6 +145,7 @@ AGENTS = (CONJECTURER, PROVER)
 SUBMIT = "submit"
 MAX_ABS_VALUE = 1e12
 MAX_OBSERVATION_LENGTH = 4_096
+_SUBSTITUTIONS = [E.parse(s) for s in DEFAULT_SUBSTITUTIONS]
 
 
 class Phase(enum.IntEnum):
@@ -187,6 +214,91 @@ def rule_candidates(expr: E.Expr) -> list[str]:
     return candidate_tactics_for(expr)
 
 
+def action_names(positions: int, submit: bool) -> list[str]:
+    """The fixed action list of ``discrete_actions=True``: at each position ``0 .. positions - 1``, SR-v0's candidate
+    forms (``init`` with each default substitution, every unary rule, every binary rule with each default
+    substitution: 33 actions), then ``submit`` if ``submit``. Index ``i`` always names the same action."""
+    out: list[str] = []
+    for pos in range(positions):
+        out.extend(f"init @{pos} A={s}" for s in DEFAULT_SUBSTITUTIONS)
+        out.extend(f"{rule} @{pos}" for rule in UNARY_RULES)
+        out.extend(f"{rule} @{pos} B={s}" for rule in BINARY_RULES for s in DEFAULT_SUBSTITUTIONS)
+    return [*out, SUBMIT] if submit else out
+
+
+def accepted_candidates(expr: E.Expr, x: np.ndarray, max_size: int,
+                        acceptable: Callable[[np.ndarray], np.ndarray]) -> list[str]:
+    """Those of ``rule_candidates(expr)`` (in its order) whose result has at most ``max_size`` nodes and values at
+    ``x`` that ``acceptable`` passes (it maps a ``(k, len(x))`` array of k results' values to k booleans).
+
+    The same as applying each candidate and evaluating the result, about 50 times faster: each node's values
+    are computed once, and the candidates at one position are evaluated together, up the path to the root only."""
+    nodes = E.subexpressions(expr)
+    if any(n[0] not in ("x", "c") and n[0] not in E.UNARY and n[0] not in E.BINARY for n in nodes):
+        return [t for t in rule_candidates(expr) if _accepted_one(expr, t, x, max_size, acceptable)]
+    sizes = [E.size(n) for n in nodes]
+    parent, kids = [-1] * len(nodes), [[] for _ in nodes]
+    for pos, node in enumerate(nodes):
+        child = pos + 1
+        for _ in node[1:] if node[0] != "c" else ():
+            parent[child] = pos
+            kids[pos].append(child)
+            child += sizes[child]
+    with np.errstate(all="ignore"):
+        values: list[np.ndarray] = [x] * len(nodes)
+        for pos in reversed(range(len(nodes))):  # children after their parent in prefix order
+            op = nodes[pos][0]
+            if op == "c":
+                values[pos] = np.full_like(x, float(nodes[pos][1]))
+            elif op in E.UNARY:
+                values[pos] = E.UNARY[op](values[kids[pos][0]])
+            elif op in E.BINARY:
+                values[pos] = E.BINARY[op](values[kids[pos][0]], values[kids[pos][1]])
+        subs = [E.evaluate(sub, x) for sub in _SUBSTITUTIONS]
+        out: list[str] = []
+        for pos, node in enumerate(nodes):
+            if node == E.ZERO:
+                names = [f"init @{pos} A={s}" for s in DEFAULT_SUBSTITUTIONS]
+                grown = [E.size(sub) - 1 for sub in _SUBSTITUTIONS]
+                new = np.stack(subs)
+            else:
+                names = [f"{rule} @{pos}" for rule in UNARY_RULES]
+                names += [f"{rule} @{pos} B={s}" for rule in BINARY_RULES for s in DEFAULT_SUBSTITUTIONS]
+                grown = [1] * len(UNARY_RULES)
+                grown += [1 + E.size(sub) for _ in BINARY_RULES for sub in _SUBSTITUTIONS]
+                new = np.stack([E.UNARY[r](values[pos]) for r in UNARY_RULES] +
+                               [E.BINARY[r](values[pos], v) for r in BINARY_RULES for v in subs])
+            at = pos
+            while parent[at] >= 0:  # the new values, up the path to the root
+                up = parent[at]
+                op = nodes[up][0]
+                if op in E.UNARY:
+                    new = E.UNARY[op](new)
+                elif kids[up][0] == at:
+                    new = E.BINARY[op](new, values[kids[up][1]])
+                else:
+                    new = E.BINARY[op](values[kids[up][0]], new)
+                at = up
+            ok = acceptable(new)
+            out.extend(name for name, good, g in zip(names, ok, grown, strict=True)
+                       if good and sizes[0] + g <= max_size)
+    return out
+
+
+def _accepted_one(expr: E.Expr, tactic: str, x: np.ndarray, max_size: int,
+                  acceptable: Callable[[np.ndarray], np.ndarray]) -> bool:
+    try:
+        new = apply_rule(expr, tactic)
+    except TacticError:
+        return False
+    return E.size(new) <= max_size and bool(acceptable(E.evaluate(new, x)[None])[0])
+
+
+def _finite_and_bounded(values: np.ndarray) -> np.ndarray:
+    """Per row: a conjecture's values, finite and at most ``MAX_ABS_VALUE`` in absolute value at every point."""
+    return np.isfinite(values).all(axis=1) & (np.abs(values) <= MAX_ABS_VALUE).all(axis=1)
+
+
 def _row(values: np.ndarray) -> str:
     return " ".join(f"{v:.4g}" for v in values.tolist())
 
@@ -214,6 +326,7 @@ class ConjectureGame:
         self.winner: str | None = None
         self.reason = ""
         self.last: dict[str, tuple[str, bool]] = {}  # agent -> (message, error) of its last action
+        self._legal: tuple[tuple[int, int, int], list[str]] | None = None  # legal_actions of one state
 
     # ------------------------------------------------------------------ state
     @property
@@ -238,13 +351,37 @@ class ConjectureGame:
             return [*rule_candidates(self.conjecture), SUBMIT]
         return self._backend.candidate_tactics(self.goal)
 
+    def legal_actions(self, agent: str) -> list[str]:
+        """The agent's moves now that are not error steps (empty when it is not its turn): the candidate rules
+        that the rules accept, and ``submit``, for the conjecturer; the candidate tactics that SR-v0 accepts for
+        the prover (a move that proves among them)."""
+        if agent != self.to_move:
+            return []
+        state = (int(self.phase), self.conjecture_steps, self.proof_steps)
+        if self._legal is None or self._legal[0] != state:
+            if agent == CONJECTURER:
+                legal = [*accepted_candidates(self.conjecture, DEFAULT_POINTS, self.settings.max_conjecture_size,
+                                              _finite_and_bounded), SUBMIT]
+            else:
+                goal = self.goal.data
+
+                def acceptable(values: np.ndarray) -> np.ndarray:  # SR-v0: finite wherever the data is
+                    return ~(~np.isfinite(values) & np.isfinite(goal.y)).any(axis=1)
+
+                legal = accepted_candidates(goal.expr, goal.x, MAX_EXPRESSION_SIZE, acceptable)
+            self._legal = (state, legal)
+        return list(self._legal[1])
+
     # ------------------------------------------------------------------ moves
-    def play(self, action: Any) -> bool:
-        """Play ``action`` for the agent to move; False when it was an error step (the reason in ``last``)."""
+    def play(self, action: Any, refused: str | None = None) -> bool:
+        """Play ``action`` for the agent to move; False when it was an error step (the reason in ``last``).
+        With ``refused``, the action is an error step for that reason (the env's check of a discrete action)."""
         agent = self.to_move
         if agent is None:
             raise RuntimeError("the game is over: reset it")
-        if isinstance(action, str):
+        if refused is not None:
+            tactic, problem = None, refused
+        elif isinstance(action, str):
             tactic: str | None = str(action)  # np.str_ too
             problem = None
         else:
@@ -329,7 +466,7 @@ class ConjectureGame:
 
     def info(self, agent: str) -> dict[str, Any]:
         out: dict[str, Any] = {"phase": self.phase.name.lower(), "to_move": self.to_move,
-                               "steps_left": self.steps_left(agent)}
+                               "steps_left": self.steps_left(agent), "legal_actions": self.legal_actions(agent)}
         if agent in self.last:
             out["message"], out["error"] = self.last[agent]
         if agent == CONJECTURER or self.phase is Phase.OVER:
@@ -349,35 +486,85 @@ class _GameFace:
     metadata = {"name": "sr_conjecture_v0", "render_modes": ["ansi", "human"], "is_parallelizable": False}
 
     def _setup(self, max_conjecture_steps: int, max_conjecture_size: int, max_proof_steps: int,
-               render_mode: str | None) -> None:
+               render_mode: str | None, discrete_actions: bool) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, not {render_mode!r}")
+        if not isinstance(discrete_actions, bool):
+            raise ValueError(f"discrete_actions must be True or False, not {discrete_actions!r}")
         self.settings = GameSettings(max_conjecture_steps, max_conjecture_size, max_proof_steps)
         self.game = ConjectureGame(self.settings)
         self.render_mode = render_mode
+        self.discrete_actions = discrete_actions
         self.possible_agents = list(AGENTS)
         self.agents: list[str] = []
         self.np_random, self.np_random_seed = seeding.np_random()
         most_steps = max(max_conjecture_steps, max_proof_steps)
-        self._observation_spaces = {
-            agent: spaces.Dict({"text": UnicodeText(MAX_OBSERVATION_LENGTH), "phase": spaces.Discrete(len(Phase)),
-                                "steps_left": spaces.Discrete(most_steps + 1)})
+        # discrete actions: the conjecturer's expression has at most max_conjecture_size nodes; the prover's grows
+        # by at most 2 nodes an action from the single node 0, so before its last action it has 2 m - 3 or fewer
+        self._names = {CONJECTURER: action_names(max_conjecture_size, submit=True),
+                       PROVER: action_names(min(MAX_EXPRESSION_SIZE, max(1, 2 * max_proof_steps - 3)), submit=False)}
+        self._index = {agent: {name: i for i, name in enumerate(names)} for agent, names in self._names.items()}
+        self._observation_spaces = {}
+        for agent in AGENTS:
+            fields: dict[str, spaces.Space] = {"text": UnicodeText(MAX_OBSERVATION_LENGTH),
+                                               "phase": spaces.Discrete(len(Phase)),
+                                               "steps_left": spaces.Discrete(most_steps + 1)}
+            if discrete_actions:
+                fields["action_mask"] = spaces.Box(0, 1, (len(self._names[agent]),), np.int8)
+            self._observation_spaces[agent] = spaces.Dict(fields)
+        self._action_spaces: dict[str, spaces.Space] = {
+            agent: spaces.Discrete(len(self._names[agent])) if discrete_actions else UnicodeText(MAX_TACTIC_LENGTH)
             for agent in AGENTS}
-        self._action_spaces = {agent: UnicodeText(MAX_TACTIC_LENGTH) for agent in AGENTS}
 
     def observation_space(self, agent: str) -> spaces.Dict:
         return self._observation_spaces[agent]
 
-    def action_space(self, agent: str) -> UnicodeText:
+    def action_space(self, agent: str) -> spaces.Space:
         return self._action_spaces[agent]
 
     def observe(self, agent: str) -> dict[str, Any]:
-        return {"text": truncate_text(self.game.text(agent), MAX_OBSERVATION_LENGTH), "phase": int(self.game.phase),
-                "steps_left": self.game.steps_left(agent)}
+        out = {"text": truncate_text(self.game.text(agent), MAX_OBSERVATION_LENGTH), "phase": int(self.game.phase),
+               "steps_left": self.game.steps_left(agent)}
+        if self.discrete_actions:
+            out["action_mask"] = self.action_mask(agent)
+        return out
 
     def candidate_actions(self, agent: str) -> list[str]:
-        """Actions worth trying for ``agent`` now (empty when it is not its turn); a helper, not a mask."""
+        """Actions worth trying for ``agent`` now (empty when it is not its turn), some of them error steps; a
+        helper, not a mask. ``legal_actions`` keeps those that are not."""
         return self.game.candidate_actions(agent)
+
+    def legal_actions(self, agent: str) -> list[str]:
+        """The agent's moves now that are not error steps (empty when it is not its turn); also
+        ``infos[agent]["legal_actions"]``."""
+        return self.game.legal_actions(agent)
+
+    def action_names(self, agent: str) -> list[str]:
+        """What each index of the agent's ``Discrete`` action space plays, with ``discrete_actions=True``."""
+        return list(self._names[agent])
+
+    def action_mask(self, agent: str) -> np.ndarray:
+        """1 at the indices of ``action_names(agent)`` that are legal now (all 0 when it is not the agent's turn)."""
+        mask = np.zeros(len(self._names[agent]), np.int8)
+        index = self._index[agent]
+        mask[[index[a] for a in self.game.legal_actions(agent) if a in index]] = 1
+        return mask
+
+    def _play(self, action: Any) -> None:
+        """The move of the agent to move: with discrete actions an index into its ``action_names``."""
+        if not self.discrete_actions:
+            self.game.play(action)
+            return
+        names = self._names[self.game.to_move]
+        try:
+            i = operator.index(action)
+        except TypeError:
+            i = None
+        if isinstance(action, bool) or i is None or not 0 <= i < len(names):
+            self.game.play(action, refused=f"with discrete_actions=True an action is an index from 0 to "
+                                           f"{len(names) - 1} into action_names(agent), not {action!r:.60}")
+        else:
+            self.game.play(names[i])
 
     def _reset_game(self, seed: int | None) -> None:
         if seed is not None:
@@ -404,9 +591,9 @@ class SRConjectureEnv(_GameFace, pettingzoo.AECEnv):
     """The game as an AEC environment (see the module docstring). ``env()`` wraps it in ``OrderEnforcingWrapper``."""
 
     def __init__(self, max_conjecture_steps: int = 8, max_conjecture_size: int = 16, max_proof_steps: int = 16,
-                 render_mode: str | None = None) -> None:
+                 render_mode: str | None = None, discrete_actions: bool = False) -> None:
         super().__init__()
-        self._setup(max_conjecture_steps, max_conjecture_size, max_proof_steps, render_mode)
+        self._setup(max_conjecture_steps, max_conjecture_size, max_proof_steps, render_mode, discrete_actions)
 
     def reset(self, seed: int | None = None, options: dict | None = None) -> None:
         self._reset_game(seed)
@@ -425,7 +612,7 @@ class SRConjectureEnv(_GameFace, pettingzoo.AECEnv):
             self._was_dead_step(action)  # only None is accepted here, as everywhere in PettingZoo
             return
         self._cumulative_rewards[agent] = 0.0
-        self.game.play(action)
+        self._play(action)
         self.rewards = self.game.rewards()
         over = self.game.phase is Phase.OVER
         self.terminations = dict.fromkeys(self.agents, over)
@@ -440,8 +627,8 @@ class SRConjectureParallelEnv(_GameFace, pettingzoo.ParallelEnv):
     """The same game as a Parallel environment: each step takes the action of the agent to move."""
 
     def __init__(self, max_conjecture_steps: int = 8, max_conjecture_size: int = 16, max_proof_steps: int = 16,
-                 render_mode: str | None = None) -> None:
-        self._setup(max_conjecture_steps, max_conjecture_size, max_proof_steps, render_mode)
+                 render_mode: str | None = None, discrete_actions: bool = False) -> None:
+        self._setup(max_conjecture_steps, max_conjecture_size, max_proof_steps, render_mode, discrete_actions)
 
     def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
         self._reset_game(seed)
@@ -454,7 +641,7 @@ class SRConjectureParallelEnv(_GameFace, pettingzoo.ParallelEnv):
         if not self.agents:
             return {}, {}, {}, {}, {}
         mover = self.game.to_move
-        self.game.play(actions.get(mover))  # missing: None, an error step like any non-string action
+        self._play(actions.get(mover))  # missing: None, an error step like any action that is not a move
         over = self.game.phase is Phase.OVER
         agents = self.agents
         result = ({a: self.observe(a) for a in agents}, self.game.rewards(), dict.fromkeys(agents, over),

@@ -17,6 +17,13 @@ What the page draws:
   recorded per step) show at the last step.
 * Failed tactic applications (prover errors, timeouts) have no subgoals: they are listed in their goal's
   panel, and counted as ``✗N`` on its box.
+* The tactics on a goal that led nowhere further (subgoals never expanded, goals closed), six or more, are
+  packed into a framed grid beside it, with as many columns as make the whole tree largest in the window;
+  tactics of the proof keep their own row. So a small search (89 goals after 4 expansions) fits a 1400×900
+  window with every label readable.
+* "fit" (and the opening view) shows the whole tree if it fits at a readable scale (labels at 8.8 px or more);
+  otherwise it shows the tree at that scale from the root's side, and a second "fit" shows all of it. The
+  header wraps (two lines at most, then ``…``, the whole text in its tooltip).
 
 The page needs no network: its JavaScript and CSS are inline and the trace is embedded as JSON in a
 ``<script type="application/json">`` element, with ``<``, ``>`` and ``&`` escaped, and every text is put
@@ -398,11 +405,12 @@ html, body { margin:0; height:100%; overflow:hidden; }
 body { display:flex; flex-direction:column; }
 #bar { padding:6px 10px; border-bottom:1px solid #dee2e6; background:#f8f9fa; display:flex; flex-wrap:wrap;
        gap:4px 16px; align-items:center; }
-#title { font-weight:600; max-width:40vw; overflow:hidden; text-overflow:ellipsis; white-space:nowrap; }
-#controls { display:flex; gap:6px; align-items:center; }
+#title { font-weight:600; line-height:1.3; flex:1 1 100%; min-width:0; overflow:hidden; overflow-wrap:anywhere;
+         display:-webkit-box; -webkit-box-orient:vertical; -webkit-line-clamp:2; }  /* whole in its tooltip */
+#controls { display:flex; flex-wrap:wrap; gap:6px; align-items:center; }
 #step { width:240px; }
 #steplabel { font-variant-numeric:tabular-nums; min-width:8em; }
-#legend { display:flex; gap:10px; font-size:12px; }
+#legend { display:flex; flex-wrap:wrap; gap:2px 10px; font-size:12px; }
 #legend span::before { content:""; display:inline-block; width:10px; height:10px; border-radius:2px;
                        margin-right:4px; vertical-align:-1px; background:var(--c); }
 main { flex:1; display:flex; min-height:0; }
@@ -428,7 +436,8 @@ main { flex:1; display:flex; min-height:0; }
 svg text { font:11px ui-monospace, monospace; dominant-baseline:central; }
 .goal text, .and text { pointer-events:none; }  /* clicks land on the box */
 .item { cursor:pointer; }
-.item path.link { fill:none; stroke:#adb5bd; stroke-width:1.2; }
+.item path.link, .fan path { fill:none; stroke:#adb5bd; stroke-width:1.2; }
+.fan rect { fill:#f8f9fa; stroke:#dee2e6; rx:6; }
 .goal rect { stroke-width:1.5; rx:4; }
 .goal[data-s=proved] rect { fill:#d3f9d8; stroke:var(--proved); }
 .goal[data-s=failed] rect { fill:#ffe3e3; stroke:var(--failed); }
@@ -456,7 +465,7 @@ const D = JSON.parse(document.getElementById('trace-data').textContent);
 const N = D.nodes, E = D.edges, X = D.derived, H = D.header, R = D.result;
 const nN = N.status.length, nE = E.parent.length, S = X.steps;
 const NS = 'http://www.w3.org/2000/svg';
-const ROW = 22, GW = 300, AW = 190, COL = GW + AW, CH = 6.7, GMAX = 38, AMAX = 24, PRUNE_ABOVE = 1500;
+const ROW = 22, GW = 300, AW = 190, CH = 6.7, GMAX = 38, AMAX = 24, PRUNE_ABOVE = 1500;
 const STATUS = { proved: 'proved', failed: 'failed', open: 'open (expanded)', exhausted: 'open, exhausted',
                  frontier: 'not expanded' };
 const $ = (id) => document.getElementById(id);
@@ -546,23 +555,101 @@ function markKept(prune) {
 }
 
 // ------------------------------------------------------------------ layout: leaves one row each, parents centred
+// Each column of goals and each column of tactics is as wide as its widest box. The tactics tried on a goal
+// that led nowhere further (a subgoal never expanded, a goal closed, a reference) are, when there are
+// GRID_MIN or more, packed column by column into a framed grid under their goal, with as many columns as make
+// the whole tree largest when fitted to the window: a search tries tens of tactics on every goal it expands,
+// and one row for each made a small tree tall, narrow and, fitted to the window, too small to read. Tactics of
+// the proof keep their own row and link.
 // Elements are made when an item is first laid out, so hidden leaves of a large search cost nothing.
-let slot = 0;
-function layout() {
+const GAP_FAN = 36, GAP_SUB = 16, CELL_GAP = 16, GRID_MIN = 6, GRID_ASPECTS = [1, 2, 4, 8, 16], PAD = 5;
+let slot = 0, fans = [];
+function keptKids(it) { return it.ch.filter((c) => items[c].keep); }
+function inGrid(a) {
+  const it = items[a];
+  if (it.k !== 'a' || onProof(it)) return false;
+  const kids = keptKids(it);
+  return kids.length <= 1 && kids.every((c) => !keptKids(items[c]).length);
+}
+function placeGrid(gi, x0, aspect) {
+  const cells = items[gi].grid;
+  let pw = 0, cw = 0;
+  for (const a of cells) {
+    pw = Math.max(pw, items[a].w);
+    for (const c of keptKids(items[a])) cw = Math.max(cw, items[c].w);
+  }
+  const width = pw + (cw ? GAP_SUB + cw : 0) + CELL_GAP;
+  const cols = Math.max(1, Math.round(Math.sqrt(cells.length * ROW * aspect / width)));
+  const rows = Math.ceil(cells.length / cols), first = slot;
+  slot += rows;
+  cells.forEach((a, j) => {
+    const it = items[a];
+    it.x = x0 + Math.floor(j / rows) * width;
+    it.y = ROW * (first + j % rows);
+    for (const c of it.ch) { items[c].x = it.x + pw + GAP_SUB; items[c].y = it.y; }
+  });
+  fans.push({ goal: gi, x: x0 - PAD, y: ROW * first - ROW / 2 + 1, h: rows * ROW - 2, el: null,
+              w: Math.ceil(cells.length / rows) * width - CELL_GAP + 2 * PAD,
+              st: Math.min(...cells.map((a) => items[a].st)) });
+  return [ROW * first, ROW * (first + rows - 1)];
+}
+function place(aspect) {  // positions (x, y of every kept item) and grids; the tree's width and height
   slot = 0;
-  const stack = [], frag = document.createDocumentFragment();
+  fans = [];
+  for (const it of items) { it.grid = null; it.cell = false; }
+  for (const it of items) {
+    if (it.k !== 'g' || !it.keep) continue;
+    const cells = it.ch.filter((a) => items[a].keep && inGrid(a));
+    if (cells.length < GRID_MIN) continue;
+    it.grid = cells;
+    for (const a of cells) { items[a].cell = true; for (const c of items[a].ch) items[c].cell = true; }
+  }
+  // the columns: goals of level l at gx[l], the tactics on them at ax[l]
+  const gw = [], aw = [], gx = [0], ax = [];
+  let levels = 0, width = 0;
+  for (const it of items) {
+    if (!it.keep || it.cell) continue;
+    const w = it.k === 'a' ? aw : gw;
+    w[it.lv] = Math.max(w[it.lv] || 0, it.w);
+    levels = Math.max(levels, it.lv + 1);
+  }
+  for (let l = 0; l < levels; l++) {
+    ax[l] = gx[l] + (gw[l] || 0) + GAP_FAN;
+    gx[l + 1] = ax[l] + (aw[l] || 0) + GAP_SUB;
+  }
+  const stack = [];
   for (let i = items.length - 1; i >= 0; i--) if (items[i].p < 0) stack.push([i, false]);
   while (stack.length) {
     const top = stack.pop(), it = items[top[0]];
-    const kids = it.ch.filter((c) => items[c].keep);
+    const kids = it.ch.filter((c) => items[c].keep && !items[c].cell);
     if (!top[1] && kids.length) {
       stack.push([top[0], true]);
       for (let j = kids.length - 1; j >= 0; j--) stack.push([kids[j], false]);
       continue;
     }
-    it.y = kids.length ? (items[kids[0]].y + items[kids[kids.length - 1]].y) / 2 : ROW * slot++;
-    it.x = it.lv * COL + (it.k === 'a' ? GW : 0);
+    let y0 = Infinity, y1 = -Infinity;
+    if (kids.length) { y0 = items[kids[0]].y; y1 = items[kids[kids.length - 1]].y; }
+    if (it.grid) {
+      const ys = placeGrid(top[0], ax[it.lv], aspect);
+      y0 = Math.min(y0, ys[0]);
+      y1 = Math.max(y1, ys[1]);
+    }
+    it.y = y0 <= y1 ? (y0 + y1) / 2 : ROW * slot++;
+    it.x = it.k === 'a' ? ax[it.lv] : gx[it.lv];
+    width = Math.max(width, it.x + it.w);
   }
+  for (const f of fans) width = Math.max(width, f.x + f.w);
+  return [width, slot * ROW];
+}
+function layout() {
+  const [w, h] = size();
+  let best = GRID_ASPECTS[0], bestScale = 0;
+  for (const aspect of GRID_ASPECTS) {
+    const [tw, th] = place(aspect), scale = Math.min((w - 40) / tw, (h - 40) / th);
+    if (scale > bestScale * 1.01) { best = aspect; bestScale = scale; }
+  }
+  place(best);
+  const frag = document.createDocumentFragment();
   for (let i = 0; i < items.length; i++) {
     const it = items[i];
     if (!it.keep) continue;
@@ -570,14 +657,25 @@ function layout() {
     it.el.setAttribute('transform', 'translate(' + it.x + ',' + it.y + ')');
     if (it.p >= 0) {
       const pa = items[it.p], sx = pa.x + pa.w - it.x, sy = pa.y - it.y, m = sx / 2;
-      it.el.firstChild.setAttribute('d', 'M' + sx + ',' + sy + 'C' + m + ',' + sy + ' ' + m + ',0 0,0');
+      it.el.firstChild.setAttribute('d', it.cell && it.k === 'a' ? 'M0,0' :
+        'M' + sx + ',' + sy + 'C' + m + ',' + sy + ' ' + m + ',0 0,0');
     }
   }
   view.appendChild(frag);
+  back.replaceChildren();
+  for (const f of fans) {  // the grid's frame, linked to its goal
+    const pa = items[f.goal], sx = pa.x + pa.w, sy = pa.y, ey = f.y + f.h / 2, m = (sx + f.x) / 2;
+    f.el = sv('g', { class: 'fan' });
+    const d = 'M' + sx + ',' + sy + 'C' + m + ',' + sy + ' ' + m + ',' + ey + ' ' + f.x + ',' + ey;
+    f.el.appendChild(sv('path', { d: d }));
+    f.el.appendChild(sv('rect', { x: f.x, y: f.y, width: f.w, height: f.h }));
+    back.appendChild(f.el);
+  }
 }
 
 // ------------------------------------------------------------------ drawing
 const svg = $('tree'), view = $('viewport');
+const back = view.appendChild(sv('g', { id: 'fans' }));  // the grids' frames, under the tree
 function labelOf(it) {
   if (it.k === 'g') {
     const bad = errEdges[it.id].length ? ' \u2717' + errEdges[it.id].length : '';
@@ -620,26 +718,36 @@ markKept(pruneBox.checked);
 layout();
 
 // ------------------------------------------------------------------ pan and zoom
-let tx = 0, ty = 0, sc = 1;
-function apply() {
+// "fit" shows the whole tree if it fits at a readable scale (READABLE: 11 px labels at 8.8 px or more).
+// Otherwise it shows the tree at that scale from its root side, and a second "fit" shows it whole, however
+// small; the wheel zooms anywhere from 0.005 to 4.
+const READABLE = 0.8;
+let tx = 0, ty = 0, sc = 1, capped = false;
+function apply(keepCap) {
   view.setAttribute('transform', 'translate(' + tx + ',' + ty + ') scale(' + sc + ')');
   svg.classList.toggle('far', sc < 0.4);
+  if (!keepCap) capped = false;
+  $('fit').title = capped ? 'show the whole tree (smaller than readable)' : 'show the whole tree (at a readable ' +
+    'scale if it is too large: click again for all of it)';
 }
 function size() { const r = svg.getBoundingClientRect(); return [r.width || 800, r.height || 600]; }
-function fitBox(x0, y0, x1, y1, maxScale) {
-  const [w, h] = size();
-  sc = Math.max(0.005, Math.min(maxScale, (w - 40) / Math.max(1, x1 - x0), (h - 40) / Math.max(1, y1 - y0)));
-  tx = (w - (x1 - x0) * sc) / 2 - x0 * sc;
-  ty = (h - (y1 - y0) * sc) / 2 - y0 * sc;
-  apply();
-}
-function fitItems(list, maxScale) {
+function fitItems(list, maxScale, whole) {
   let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
   for (const it of list) {
     x0 = Math.min(x0, it.x); x1 = Math.max(x1, it.x + (it.w || 0));
     y0 = Math.min(y0, it.y - ROW / 2); y1 = Math.max(y1, it.y + ROW / 2);
   }
-  if (x0 <= x1) fitBox(x0, y0, x1, y1, maxScale);
+  if (!(x0 <= x1)) return;
+  const [w, h] = size();
+  const fit = Math.max(0.005, Math.min(maxScale, (w - 40) / Math.max(1, x1 - x0), (h - 40) / Math.max(1, y1 - y0)));
+  const cap = !whole && fit < READABLE;
+  sc = cap ? READABLE : fit;
+  // centred; a side that does not fit starts at the root's side (left), and at the first item's row (the root)
+  tx = (x1 - x0) * sc <= w - 40 ? (w - (x1 - x0) * sc) / 2 - x0 * sc : 20 - x0 * sc;
+  ty = (y1 - y0) * sc <= h - 40 ? (h - (y1 - y0) * sc) / 2 - y0 * sc
+    : Math.max(h - 20 - y1 * sc, Math.min(20 - y0 * sc, h / 2 - list[0].y * sc));
+  capped = cap;
+  apply(true);
 }
 function centreOn(it, scale) {
   const [w, h] = size();
@@ -700,6 +808,7 @@ function setStep(k) {
       if (it.el.getAttribute('data-s') !== s) it.el.setAttribute('data-s', s);
     }
   }
+  for (const f of fans) f.el.style.display = items[f.goal].vis && f.st <= k ? '' : 'none';
   if (current) current.el.classList.remove('cur');
   current = null;
   const n = X.step_node[k];
@@ -873,7 +982,7 @@ function select(i, centre) {
   selected = i;
   if (i === null) return showOverview();
   const it = items[i];
-  if (!it.keep) { pruneBox.checked = false; markKept(false); layout(); setStep(step); }
+  if (!it.keep) { pruneBox.checked = false; relayout(); }
   it.el.classList.add('sel');
   if (it.k === 'a') showEdge(it.id); else showGoal(it.id);
   if (centre) {
@@ -951,21 +1060,25 @@ $('find').addEventListener('keydown', (ev) => {
   p.style.setProperty('--c', 'var(--proof)');
   legend.appendChild(p);
 }
-pruneBox.addEventListener('change', () => {
+let kept = items.filter((it) => it.keep);
+function relayout() {
   markKept(pruneBox.checked);
   layout();
   setStep(step);
-  fitItems(items.filter((it) => it.keep), 1.2);
+  kept = items.filter((it) => it.keep);
+}
+pruneBox.addEventListener('change', () => {
+  relayout();
+  fitItems(kept, 1.2);
 });
-$('fit').addEventListener('click', () => fitItems(items.filter((it) => it.keep), 1.5));
+$('fit').addEventListener('click', () => fitItems(kept, 1.5, capped));
 $('root').addEventListener('click', () => select(goalItem[0], true));
 const proofItems = items.filter(onProof);
 $('proof').disabled = !proofItems.length;
 $('proof').addEventListener('click', () => fitItems(proofItems, 1.2));
 setStep(S);
 showOverview();
-// the whole tree if it fits at a readable scale, else the root at a scale that shows the tree's shape
-if (slot * ROW * 0.3 < size()[1]) fitItems(items.filter((it) => it.keep), 1.2); else centreOn(items[goalItem[0]], 0.3);
+fitItems(kept, 1.2);  // the whole tree if it fits at a readable scale, else the root's side of it
 document.body.setAttribute('data-ready', String(items.length));
 })();
 """

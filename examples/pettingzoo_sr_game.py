@@ -2,15 +2,18 @@
 
 Agents (no learning here; each is a few lines, so swap in your own):
 
-* conjecturers: ``random`` plays a uniformly random candidate action (rules with SR-v0's default substitutions,
-  or ``submit``); ``careful`` plays random rules that the rules accept and, once its conjecture is valid, submits
-  it with probability 0.3 at each step.
-* provers: ``random`` plays a uniformly random candidate tactic; ``greedy`` tries every candidate tactic on its
-  goal in its head (the rules are public and deterministic) and plays the one that proves, or else the one whose
-  values come closest to the data (SR-v0's data-distance critic), never revisiting an expression.
+* conjecturers: ``random`` plays a uniformly random legal move (``info["legal_actions"]``: the rules, with SR-v0's
+  default substitutions, that the rules accept, and ``submit``); ``careful`` plays random legal rules and, once its
+  conjecture is valid, submits it with probability 0.3 at each step.
+* provers: ``random`` plays a uniformly random legal tactic; ``greedy`` tries every legal tactic on its goal in its
+  head (the rules are public and deterministic) and plays the one that proves, or else the one whose values come
+  closest to the data (SR-v0's data-distance critic), never revisiting an expression.
 
-Agents read only what their side may know from ``env.unwrapped.game``: the conjecturer its conjecture, the prover
-its SR-v0 goal (the data and its current expression, never the conjecture's expression).
+Agents read only what their side may know: their ``info`` and, from ``env.unwrapped.game``, the conjecturer its
+conjecture, the prover its SR-v0 goal (the data and its current expression, never the conjecture's expression).
+Every move they make is legal, so the summary's count of error steps is 0. With ``--discrete`` the game is made
+with ``discrete_actions=True`` and the moves are played as indices into ``env.unwrapped.action_names(agent)``, as
+agents with a ``Discrete`` action space and an ``action_mask`` would.
 
     python examples/pettingzoo_sr_game.py --games 20 --conjecturer careful --prover greedy --seed 0
 """
@@ -24,40 +27,28 @@ from typing import Any
 
 import numpy as np
 
-from aitp_gym.adversarial import CONJECTURER, PROVER, SUBMIT, conjecture_problem, env, extend_conjecture
+from aitp_gym.adversarial import CONJECTURER, PROVER, SUBMIT, conjecture_problem, env
 from aitp_gym.envs.sr import expr as E
-from aitp_gym.envs.sr.backend import DataDistanceCritic, SRBackend, TacticError
+from aitp_gym.envs.sr.backend import DataDistanceCritic, SRBackend
 from aitp_gym.tree import OutcomeKind
 
-Agent = Callable[[Any, np.random.Generator], str]  # (the unwrapped env, the agent's RNG) -> an action
+Agent = Callable[[Any, dict, np.random.Generator], str]  # (the unwrapped env, its info, its RNG) -> a move
+
+
+def random_move(game_env: Any, info: dict, rng: np.random.Generator) -> str:
+    legal = info["legal_actions"]
+    return legal[rng.integers(len(legal))]
 
 
 # ---------------------------------------------------------------------- conjecturers
-def random_conjecturer(game_env: Any, rng: np.random.Generator) -> str:
-    actions = game_env.candidate_actions(CONJECTURER)
-    return actions[rng.integers(len(actions))]
-
-
-def careful_conjecturer(game_env: Any, rng: np.random.Generator) -> str:
-    """Random rules that the rules accept; once the conjecture is valid, submits with probability 0.3 a step."""
+def careful_conjecturer(game_env: Any, info: dict, rng: np.random.Generator) -> str:
+    """Random legal rules; once the conjecture is valid, submits with probability 0.3 a step."""
     game = game_env.game
     size = game.settings.max_conjecture_size
     if conjecture_problem(game.conjecture, size) is None and (rng.random() < 0.3 or game.steps_left(CONJECTURER) == 1):
         return SUBMIT
-    rules = [a for a in game_env.candidate_actions(CONJECTURER) if a != SUBMIT]
-    for i in rng.permutation(len(rules)):
-        try:
-            extend_conjecture(game.conjecture, rules[i], size)
-            return rules[i]
-        except TacticError:
-            continue
-    return SUBMIT
-
-
-# ---------------------------------------------------------------------- provers
-def random_prover(game_env: Any, rng: np.random.Generator) -> str:
-    actions = game_env.candidate_actions(PROVER)
-    return actions[rng.integers(len(actions))]
+    rules = [a for a in info["legal_actions"] if a != SUBMIT]
+    return rules[rng.integers(len(rules))] if rules else SUBMIT
 
 
 _BACKEND, _CRITIC = SRBackend(), DataDistanceCritic(size_penalty=0.05)
@@ -69,13 +60,13 @@ class GreedyProver:
     def __init__(self) -> None:
         self.seen: set[str] = set()
 
-    def __call__(self, game_env: Any, rng: np.random.Generator) -> str:
+    def __call__(self, game_env: Any, info: dict, rng: np.random.Generator) -> str:
         game = game_env.game
         if game.proof_steps == 0:  # a new proof
             self.seen.clear()
         self.seen.add(game.goal.key)
         best, best_value = None, -1.0
-        for tactic in game_env.candidate_actions(PROVER):
+        for tactic in info["legal_actions"]:
             outcome = _BACKEND.apply(game.goal, tactic)
             if outcome.kind is OutcomeKind.PROVED:
                 return tactic
@@ -84,27 +75,30 @@ class GreedyProver:
             value = _CRITIC.value(outcome.subgoals)[0]
             if value > best_value:
                 best, best_value = tactic, value
-        return best if best is not None else random_prover(game_env, rng)
+        return best if best is not None else random_move(game_env, info, rng)
 
 
-CONJECTURERS: dict[str, Callable[[], Agent]] = {"random": lambda: random_conjecturer,
-                                                "careful": lambda: careful_conjecturer}
-PROVERS: dict[str, Callable[[], Agent]] = {"random": lambda: random_prover, "greedy": GreedyProver}
+CONJECTURERS: dict[str, Callable[[], Agent]] = {"random": lambda: random_move, "careful": lambda: careful_conjecturer}
+PROVERS: dict[str, Callable[[], Agent]] = {"random": lambda: random_move, "greedy": GreedyProver}
 
 
 # ---------------------------------------------------------------------- the loop
-def play(games: int, conjecturer: str, prover: str, seed: int, quiet: bool = False,
+def play(games: int, conjecturer: str, prover: str, seed: int, quiet: bool = False, discrete: bool = False,
          **settings: int) -> collections.Counter:
-    game_env = env(**settings)
+    game_env = env(discrete_actions=discrete, **settings)
     agents = {CONJECTURER: CONJECTURERS[conjecturer](), PROVER: PROVERS[prover]()}
     rngs = {CONJECTURER: np.random.default_rng([seed, 0]), PROVER: np.random.default_rng([seed, 1])}
+    index = {agent: {name: i for i, name in enumerate(game_env.unwrapped.action_names(agent))} for agent in agents}
     tally: collections.Counter = collections.Counter()
     for i in range(games):
         game_env.reset(seed=seed + i)
         for agent in game_env.agent_iter():
-            _observation, _reward, terminated, truncated, _info = game_env.last()
-            action = None if terminated or truncated else agents[agent](game_env.unwrapped, rngs[agent])
+            _observation, _reward, terminated, truncated, info = game_env.last()
+            action = None if terminated or truncated else agents[agent](game_env.unwrapped, info, rngs[agent])
+            if discrete and action is not None:
+                action = index[agent][action]  # an index of Discrete(k); observation["action_mask"][action] is 1
             game_env.step(action)
+            tally["error steps"] += action is not None and game_env.infos[agent].get("error", False)
         game = game_env.unwrapped.game
         invalid = game.reason.startswith("invalid")
         tally[game.winner] += 1
@@ -124,6 +118,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-conjecture-steps", type=int, default=8, help="the conjecturer's actions")
     parser.add_argument("--max-conjecture-size", type=int, default=16, help="most nodes in a conjecture")
     parser.add_argument("--max-proof-steps", type=int, default=16, help="the prover's actions")
+    parser.add_argument("--discrete", action="store_true",
+                        help="play with discrete_actions=True: moves as indices, with an action mask")
     parser.add_argument("--quiet", action="store_true", help="print the summary only")
     args = parser.parse_args(argv)
     if args.games < 1:
@@ -134,11 +130,11 @@ def main(argv: list[str] | None = None) -> None:
         env(**settings)
     except ValueError as e:
         parser.error(str(e))
-    tally = play(args.games, args.conjecturer, args.prover, args.seed, args.quiet, **settings)
+    tally = play(args.games, args.conjecturer, args.prover, args.seed, args.quiet, args.discrete, **settings)
     print(f"{args.conjecturer} conjecturer vs {args.prover} prover, {args.games} games: "
           f"prover wins {tally[PROVER]} ({tally[PROVER] / args.games:.0%}), "
           f"conjecturer wins {tally[CONJECTURER]} ({tally[CONJECTURER] / args.games:.0%}), "
-          f"invalid conjectures {tally['invalid']}")
+          f"invalid conjectures {tally['invalid']}, error steps {tally['error steps']}")
 
 
 if __name__ == "__main__":

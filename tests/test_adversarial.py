@@ -1,5 +1,6 @@
 """The conjecturer-prover game on SR-v0 (``aitp_gym.adversarial``): PettingZoo's API tests, the rules with scripted
-agents, bad input, seeding, the Parallel variant, and the example script."""
+agents, bad input, seeding, legal moves and action masks (PettingZoo's documented random loop plays legal moves
+only), the Parallel variant (and why ``aec_to_parallel`` refuses the AEC game), and the example script."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest
 pytest.importorskip("pettingzoo")
 
 from pettingzoo.test import api_test, parallel_api_test  # noqa: E402
+from pettingzoo.utils.conversions import aec_to_parallel  # noqa: E402
 
 from aitp_gym.adversarial import (  # noqa: E402
     CONJECTURER,
@@ -24,14 +26,16 @@ from aitp_gym.adversarial import (  # noqa: E402
     ConjectureGame,
     GameSettings,
     Phase,
+    accepted_candidates,
     conjecture_problem,
     env,
     extend_conjecture,
     parallel_env,
     raw_env,
+    rule_candidates,
 )
 from aitp_gym.envs.sr import expr as E  # noqa: E402
-from aitp_gym.envs.sr.backend import TacticError  # noqa: E402
+from aitp_gym.envs.sr.backend import DEFAULT_POINTS, SRBackend, TacticError, apply_rule  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "pettingzoo_sr_game.py"
@@ -57,17 +61,33 @@ def play_out(game_env, conjecturer_actions, prover_actions):
 
 
 # ---------------------------------------------------------------------- PettingZoo's own checks
+@pytest.mark.parametrize("discrete", [False, True], ids=["text", "discrete"])
 @pytest.mark.parametrize("make", [env, raw_env], ids=["env", "raw_env"])
-def test_api_test(make):
+def test_api_test(make, discrete):
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # its advice for Box/Discrete spaces and NumPy observations
-        api_test(make(), num_cycles=300)
+        warnings.simplefilter("ignore")  # its advice for Box/Discrete spaces and NumPy observations, all-0 masks
+        api_test(make(discrete_actions=discrete), num_cycles=300)
 
 
-def test_parallel_api_test():
+@pytest.mark.parametrize("discrete", [False, True], ids=["text", "discrete"])
+def test_parallel_api_test(discrete):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        parallel_api_test(parallel_env(), num_cycles=300)
+        parallel_api_test(parallel_env(discrete_actions=discrete), num_cycles=300)
+
+
+def test_aec_to_parallel_is_refused_for_a_reason():
+    """PettingZoo's conversion needs every agent to act once a cycle; the conjecturer acts several times in a row.
+    So the metadata says it is not parallelizable, and parallel_env() is the Parallel game."""
+    assert env().metadata["is_parallelizable"] is False
+    with pytest.raises(AssertionError, match="is_parallelizable"):
+        aec_to_parallel(env())
+    forced = raw_env()
+    forced.metadata = {**forced.metadata, "is_parallelizable": True}
+    converted = aec_to_parallel(forced)
+    converted.reset(seed=0)
+    with pytest.raises(AssertionError, match="step in a cycle"):  # what the flag protects from
+        converted.step({CONJECTURER: "init @0 A=x", PROVER: "init @0 A=x"})
 
 
 def test_observations_in_the_proof_phase():
@@ -349,6 +369,128 @@ def test_parallel_seeding_is_reproducible():
             actions = {a: par.action_space(a).sample() for a in par.agents}
             obs, rewards, *_ = par.step(actions)
             out.append((actions, obs, rewards))
+        return out
+
+    assert run(5) == run(5)
+    assert run(5) != run(6)
+
+
+# ---------------------------------------------------------------------- legal moves and action masks
+@pytest.mark.parametrize("settings", [{}, {"max_conjecture_steps": 3, "max_conjecture_size": 4, "max_proof_steps": 3},
+                                      {"max_conjecture_steps": 12, "max_proof_steps": 30}],
+                         ids=["default", "small", "long"])
+def test_pettingzoo_documented_random_loop_plays_legal_moves(settings):
+    """PettingZoo's documented AEC loop, with the action mask as in its classic games, plays legal moves only:
+    no error step, games to the end, and into the proof phase."""
+    game = env(discrete_actions=True, **settings)
+    names = {agent: game.unwrapped.action_names(agent) for agent in game.possible_agents}
+    moves, proof_moves, winners = 0, 0, set()
+    for seed in range(25):
+        game.reset(seed=seed)
+        for agent in game.agent_iter(1_000):
+            observation, reward, termination, truncation, info = game.last()
+            if termination or truncation:
+                action = None
+            else:
+                mask = observation["action_mask"]
+                assert mask.dtype == np.int8 and mask.shape == (len(names[agent]),)
+                assert sorted(names[agent][i] for i in np.flatnonzero(mask)) == sorted(info["legal_actions"])
+                action = game.action_space(agent).sample(mask)  # this is where you would insert your policy
+            game.step(action)
+            if action is not None:
+                moves += 1
+                proof_moves += agent == PROVER
+                assert game.infos[agent]["error"] is False, (agent, names[agent][action], game.infos[agent])
+        assert not game.agents, "the game did not end"
+        winners.add(game.unwrapped.game.winner)
+    assert moves > 50 and proof_moves > 0
+    if not settings:
+        assert winners == {CONJECTURER, PROVER}
+
+
+def test_legal_actions_are_exactly_the_candidates_that_are_not_error_steps():
+    """``info["legal_actions"]``, against playing every candidate: the conjecturer's rule checks, SR-v0's for the
+    prover. A text-mode random loop that picks from them makes no error step either."""
+    rng = np.random.default_rng(0)
+    backend = SRBackend()
+    for _ in range(8):
+        game_env = raw_env(max_conjecture_steps=5, max_proof_steps=5)
+        game_env.reset()
+        for agent in game_env.agent_iter(100):
+            _obs, _reward, terminated, truncated, info = game_env.last()
+            if terminated or truncated:
+                game_env.step(None)
+                continue
+            game = game_env.game
+            if agent == CONJECTURER:
+                expected = [a for a in game.candidate_actions(agent) if a == SUBMIT or _extends(game.conjecture, a)]
+            else:
+                expected = [a for a in game.candidate_actions(agent) if not backend.apply(game.goal, a).failed]
+            assert info["legal_actions"] == expected and expected
+            other = PROVER if agent == CONJECTURER else CONJECTURER
+            assert game_env.legal_actions(other) == [] == game_env.infos[other]["legal_actions"]  # not its turn
+            game_env.step(expected[rng.integers(len(expected))])
+            assert game_env.infos[agent]["error"] is False
+
+
+def _extends(expr, tactic):
+    try:
+        extend_conjecture(expr, tactic, 16)
+        return True
+    except TacticError:
+        return False
+
+
+@pytest.mark.parametrize("source", ["0", "x", "sin(x) + x * 2", "exp(x * 3)", "ln(x) + 1", "inv(x - x)", "x / (x - 2)",
+                                    "exp(exp(x))", "tanh(exp(x * 3)) + sqrt(abs(x))", "cosh(x) * sinh(x) - x * 3"])
+def test_accepted_candidates_match_applying_each_one(source):
+    expr = E.parse(source)
+    y = E.evaluate(E.parse("sin(x) + 2"), DEFAULT_POINTS)
+
+    def finite(values):
+        return np.isfinite(values).all(axis=1)
+
+    def sr_v0(values):
+        return ~(~np.isfinite(values) & np.isfinite(y)).any(axis=1)
+
+    for acceptable in (finite, sr_v0):
+        for max_size in (3, 16, 64):
+            slow = [t for t in rule_candidates(expr) if E.size(new := apply_rule(expr, t)) <= max_size and
+                    bool(acceptable(E.evaluate(new, DEFAULT_POINTS)[None])[0])]
+            assert accepted_candidates(expr, DEFAULT_POINTS, max_size, acceptable) == slow
+
+
+def test_discrete_actions_play_their_names_and_refuse_anything_else():
+    game_env = env(discrete_actions=True, max_conjecture_steps=20)
+    game_env.reset(seed=0)
+    names = game_env.unwrapped.action_names(CONJECTURER)
+    assert len(names) == 16 * 33 + 1 and names[-1] == SUBMIT and len(set(names)) == len(names)
+    assert game_env.action_space(CONJECTURER).n == len(names)
+    assert len(game_env.unwrapped.action_names(PROVER)) == 29 * 33  # 2 * 16 - 3 positions
+    for bad in [len(names), -1, True, 2.0, "init @0 A=x", None, np.array([1, 2])]:
+        game_env.step(bad)
+        info = game_env.infos[CONJECTURER]
+        assert info["error"] is True and "an index from 0 to 528" in info["message"], bad
+    game_env.step(np.int64(names.index("init @0 A=x")))
+    assert game_env.unwrapped.game.conjecture == E.X
+    game_env.step(names.index("ln @0"))  # masked out (NaN at x < 0): played, and refused by the rules
+    assert game_env.infos[CONJECTURER]["error"] is True and "NaN" in game_env.infos[CONJECTURER]["message"]
+    assert game_env.observe(CONJECTURER)["action_mask"][names.index("ln @0")] == 0
+    game_env.step(names.index(SUBMIT))
+    assert game_env.agent_selection == PROVER
+    assert not game_env.observe(CONJECTURER)["action_mask"].any()  # not its turn
+
+
+def test_discrete_parallel_game_and_seeding():
+    def run(seed):
+        par = parallel_env(discrete_actions=True)
+        obs, _ = par.reset(seed=seed)
+        out = []
+        while par.agents:
+            actions = {a: par.action_space(a).sample(obs[a]["action_mask"]) for a in par.agents}
+            obs, rewards, _term, _trunc, infos = par.step(actions)
+            assert not any(info.get("error") for info in infos.values())
+            out.append((actions, rewards))
         return out
 
     assert run(5) == run(5)

@@ -1,22 +1,28 @@
 """Every notebook in notebooks/ runs from top to bottom in a real Jupyter kernel, in a fresh folder.
 
 Parametrised over the files, so a new notebook is tested the moment it is added. A notebook that uses HOL Light
-(it mentions ``HOList-v0``, or its metadata says ``{"aitp_gym": {"expensive": true}}``) is marked ``expensive``.
+(its code has ``"HOList-v0"`` as a string, or its metadata says ``{"aitp_gym": {"expensive": true}}``) is marked
+``expensive``; a mention in a comment (``# registers SR-v0, HOList-v0 and Lean-v0``) is not a use.
 Its kernel inherits ``AITP_HOL_SERVER_DIR`` from tests/conftest.py, so it attaches to the session's warm HOL Light
 (starting it if no test has yet: a cold load of about 90-160 s). Known notebooks also have their key results
-checked; any other notebook must run without an error.
+checked; any other notebook must run without an error, and every file a notebook writes must be one that git
+ignores had it run in notebooks/ (figures and traces go to runs/), so that running the notebooks leaves the
+repository as it was.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 CELL_TIMEOUT = 300  # seconds per cell
 EXPENSIVE_CELL_TIMEOUT = 900  # the first HOList-v0 cell may wait for a cold HOL Light load
 KERNEL = "python3"
@@ -27,7 +33,8 @@ def _is_expensive(path: Path) -> bool:
     nb = json.loads(path.read_text())
     if nb.get("metadata", {}).get("aitp_gym", {}).get("expensive"):
         return True
-    return any("HOList-v0" in "".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    code = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    return '"HOList-v0"' in code or "'HOList-v0'" in code
 
 
 def _params() -> list:
@@ -83,7 +90,7 @@ def _check_quickstart(out: str, rich: list[dict], workdir: Path) -> None:
     for name in ("BestFS", "HTPS"):
         assert f"{name:6s} budget 100: proved" in out
     assert any("image/png" in data for data in rich), "the proof-rate plot was not displayed"
-    assert (workdir / "proof_rate.png").stat().st_size > 0
+    assert (workdir / "runs" / "notebook" / "proof_rate.png").stat().st_size > 0
 
 
 def _check_holist(out: str, rich: list[dict], workdir: Path) -> None:
@@ -113,7 +120,7 @@ def _check_learning_curves(out: str, rich: list[dict], workdir: Path) -> None:
     assert "held-out theorems that round 0 did not" in out
     assert sum("image/png" in data for data in rich) >= 2, "the scalar and trace plots were not displayed"
     for name in ("learning_curves.png", "expansions.png"):
-        assert (workdir / name).stat().st_size > 0
+        assert (workdir / "runs" / "notebook" / name).stat().st_size > 0
 
 
 CHECKS: dict[str, Callable[[str, list[dict], Path], None]] = {
@@ -126,6 +133,8 @@ CHECKS: dict[str, Callable[[str, list[dict], Path], None]] = {
 def test_notebooks_found():
     names = [p.name for p in NOTEBOOKS]
     assert set(CHECKS) <= set(names), f"notebooks with checks are missing: {sorted(set(CHECKS) - set(names))}"
+    expensive = {p.name for p in NOTEBOOKS if _is_expensive(p)}
+    assert "02_holist.ipynb" in expensive and "01_quickstart.ipynb" not in expensive  # SR-v0 only: always run
 
 
 @pytest.mark.parametrize("path", _params())
@@ -136,11 +145,40 @@ def test_notebook_runs(path: Path, tmp_path: Path) -> None:
 
         if not hol_light_available():
             pytest.skip(INSTALL_HINT)
+    before = _listing(path.parent)
     out, rich, seconds = _execute(path, tmp_path)
     print(f"{path.name}: {seconds:.1f} s")
     check = CHECKS.get(path.name)
     if check is not None:
         check(out, rich, tmp_path)
+    assert _listing(path.parent) == before
+    written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
+    assert written, "the notebook wrote nothing: is it run in its working folder?"
+    kept = _not_ignored([f"{path.parent.relative_to(REPO).as_posix()}/{name}" for name in written])
+    assert kept == [], f"{path.name} leaves files in notebooks/ that git does not ignore: {kept}"
+
+
+def _listing(folder: Path) -> dict[str, tuple[int, int]]:
+    return {p.relative_to(folder).as_posix(): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*")}
+
+
+def _not_ignored(paths: list[str]) -> list[str]:
+    """Those of ``paths`` (relative to the repository) that the repository's .gitignore does not ignore: what
+    ``git status`` would show as new. Without git, what is not under a ``runs/`` folder (.gitignore's rule)."""
+    git = shutil.which("git")
+    if git is None or not (REPO / ".git").exists():
+        return [p for p in paths if "runs" not in p.split("/")[:-1]]
+    done = subprocess.run([git, "check-ignore", "--no-index", "--stdin"], input="\n".join(paths), cwd=REPO,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode in (0, 1), done.stderr  # 1: none of them is ignored
+    ignored = set(done.stdout.splitlines())
+    return [p for p in paths if p not in ignored]
+
+
+def test_files_outside_runs_are_not_ignored():
+    """The check above is no formality: a figure saved beside the notebook would be a new file in the repo."""
+    assert _not_ignored(["notebooks/proof_rate.png", "notebooks/runs/notebook/proof_rate.png"]) == [
+        "notebooks/proof_rate.png"]
 
 
 def test_notebooks_are_stored_without_large_outputs():

@@ -1,5 +1,9 @@
 """The trace visualiser: the page is self-contained and safe, every planner's trace renders, the command line
-fails clearly, and (in headless Chromium) the tree, the step slider and the side panel work."""
+fails clearly, and (in headless Chromium) the tree, the step slider and the side panel work, a small tree is
+readable when fitted to the window and the header is never cut.
+
+The browser test's screenshot goes to its ``tmp_path``. ``AITP_UPDATE_DOC_IMAGES=1 pytest tests/test_visualise.py -k
+works_in_chromium`` also writes it over the README's ``docs/img/visualiser.png``; nothing else touches that file."""
 
 import json
 import os
@@ -20,7 +24,8 @@ from aitp_gym.search import PLANNERS, make_planner
 from aitp_gym.trace import write_traces
 from aitp_gym.visualise import TraceSelectionError, embed_json, render_html, select_record, tree_payload, visualise
 
-SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "img" / "visualiser.png"
+DOC_IMAGE = Path(__file__).resolve().parent.parent / "docs" / "img" / "visualiser.png"
+UPDATE_DOC_IMAGES = "AITP_UPDATE_DOC_IMAGES"
 HOSTILE = "</script><script>alert(1)</script><img src=x onerror=alert(2)> & <!-- \"' \u2028 </SCRIPT >"
 
 
@@ -291,9 +296,41 @@ def test_the_page_works_in_chromium(browser, tmp_path):
 
     severe = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
     assert severe == []
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    assert browser.save_screenshot(str(SCREENSHOT))
+    docs_before = _listing(DOC_IMAGE.parent)
+    written = save_screenshot(browser, tmp_path)
+    assert written[0] == tmp_path / DOC_IMAGE.name and written[0].stat().st_size > 10_000
+    if os.environ.get(UPDATE_DOC_IMAGES) != "1":
+        assert written == [written[0]] and _listing(DOC_IMAGE.parent) == docs_before  # docs/img untouched
     assert time.monotonic() - started < 30
+
+
+def save_screenshot(driver, tmp_path: Path, doc_image: Path = DOC_IMAGE) -> list[Path]:
+    """The page's screenshot, in ``tmp_path``; also over ``doc_image`` (the README's) only when asked, with
+    ``AITP_UPDATE_DOC_IMAGES=1``, so that running the tests leaves the repository as it was. The paths written."""
+    shot = tmp_path / doc_image.name
+    assert driver.save_screenshot(str(shot))
+    if os.environ.get(UPDATE_DOC_IMAGES) != "1":
+        return [shot]
+    doc_image.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(shot, doc_image)
+    return [shot, doc_image]
+
+
+def _listing(folder: Path) -> dict[str, tuple[int, int]]:
+    return {p.name: (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.iterdir()} if folder.is_dir() else {}
+
+
+def test_the_browser_tests_write_docs_img_only_when_asked(browser, tmp_path, monkeypatch):
+    browser.get(visualise(_write(tmp_path, sr_trace(budget=2)), tmp_path / "t.html").as_uri())
+    docs_before = _listing(DOC_IMAGE.parent)
+    monkeypatch.delenv(UPDATE_DOC_IMAGES, raising=False)
+    assert save_screenshot(browser, tmp_path) == [tmp_path / "visualiser.png"]
+    assert _listing(DOC_IMAGE.parent) == docs_before
+    asked = tmp_path / "docs" / "img" / "visualiser.png"  # a stand-in for docs/img, to leave the real one alone
+    monkeypatch.setenv(UPDATE_DOC_IMAGES, "1")
+    assert save_screenshot(browser, tmp_path, asked) == [tmp_path / "visualiser.png", asked]
+    assert asked.read_bytes() == (tmp_path / "visualiser.png").read_bytes()
+    assert _listing(DOC_IMAGE.parent) == docs_before
 
 
 def _write(tmp_path, record):
@@ -323,4 +360,88 @@ def test_hostile_goals_are_shown_as_text_in_the_browser(browser, tmp_path):
     browser.find_element(By.CSS_SELECTOR, 'svg g.goal[data-node="0"] rect').click()
     shown = browser.find_element(By.CSS_SELECTOR, "#panel pre").get_attribute("textContent")
     assert shown == record.nodes[0]["text"]  # and shown whole, as text, in the panel
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+
+
+# what a reader sees of the tree's labels: shown, on screen at least this large, inside the tree's area
+_LABELS_SEEN = """
+const area = document.getElementById('tree').getBoundingClientRect(), out = [];
+for (const g of document.querySelectorAll('svg g.goal, svg g.and')) {
+  const t = g.querySelector('text'), r = t.getBoundingClientRect();
+  const box = g.querySelector('rect').getBoundingClientRect();
+  const shown = g.style.display !== 'none' && getComputedStyle(t).display !== 'none' && r.width > 0;
+  const px = parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a;
+  const inside = r.left >= area.left && r.right <= area.right && r.top >= area.top && r.bottom <= area.bottom;
+  out.push({ goal: g.classList.contains('goal'), text: t.textContent, shown: shown, px: px, inside: inside,
+             box: [box.left, box.top, box.right, box.bottom] });
+}
+return out;
+"""
+_HEADER = """
+const t = document.getElementById('title'), bar = document.getElementById('bar');
+const right = Math.max(...[...bar.querySelectorAll('*')].map((e) => e.getBoundingClientRect().right));
+return { text: t.textContent, tip: t.title, scrollWidth: t.scrollWidth, clientWidth: t.clientWidth,
+         scrollHeight: t.scrollHeight, clientHeight: t.clientHeight,
+         lineHeight: parseFloat(getComputedStyle(t).lineHeight),
+         barScroll: bar.scrollWidth, barClient: bar.clientWidth, right: right, width: innerWidth };
+"""
+
+
+def _viewport(driver, width: int, height: int) -> None:
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+
+
+def _overlapping(boxes: list[list[float]]) -> list[tuple[int, int]]:
+    return [(i, j) for i, a in enumerate(boxes) for j, b in enumerate(boxes[:i])
+            if a[0] < b[2] - 0.5 and b[0] < a[2] - 0.5 and a[1] < b[3] - 0.5 and b[1] < a[3] - 0.5]
+
+
+def test_a_small_tree_is_readable_when_fitted(browser, tmp_path):
+    """Issue 22.13: 89 goals after 4 expansions, at 1400x900, were blank pills at "fit" (the page drew 2,000
+    px of rows at scale 0.34, labels hidden), and the header was cut at 1,400 px."""
+    from selenium.webdriver.common.by import By
+
+    record = sr_trace("htps", budget=4, theorem=1)
+    assert len(record.nodes) == 89 and record.result["expansions"] == 4
+    try:
+        _viewport(browser, 1400, 900)
+        browser.get(visualise(_write(tmp_path, record), tmp_path / "t.html").as_uri())
+        for view in ("as opened", "after fit", "after fit, proof, fit"):
+            if view == "after fit":
+                browser.find_element(By.ID, "fit").click()
+            elif view.endswith("proof, fit"):
+                browser.find_element(By.ID, "proof").click()
+                browser.find_element(By.ID, "fit").click()
+            labels = browser.execute_script(_LABELS_SEEN)
+            assert len(labels) == 89 + sum(e["outcome"] not in ("error", "timeout") for e in record.edges)
+            unreadable = [(lb["text"], round(lb["px"], 1)) for lb in labels
+                          if not (lb["shown"] and lb["px"] >= 8.5 and lb["inside"])]
+            assert unreadable == [], f"{view}: {len(unreadable)} labels unreadable or out of view: {unreadable[:5]}"
+            shown = sorted(int(lb["text"].split()[0].lstrip("#")) for lb in labels if lb["goal"])
+            assert shown == sorted(n["id"] for n in record.nodes)  # every goal, by its label
+            assert _overlapping([lb["box"] for lb in labels]) == []
+        assert browser.save_screenshot(str(tmp_path / "small-tree.png"))  # to look at when it fails
+
+        # the header wraps rather than being cut, and its full text is in the title's tooltip
+        for width in (1400, 1000, 700, 480):
+            _viewport(browser, width, 900)
+            browser.get((tmp_path / "t.html").as_uri())
+            header = browser.execute_script(_HEADER)
+            assert header["text"].endswith("89 goals, 91 tactic applications, 4 expansions")
+            assert header["tip"] == header["text"]
+            assert header["scrollWidth"] <= header["clientWidth"], (width, header)
+            assert header["scrollHeight"] <= header["clientHeight"], (width, header)  # no line hidden
+            assert header["barScroll"] <= header["barClient"] and header["right"] <= width, (width, header)
+        assert header["clientHeight"] >= 2 * header["lineHeight"]  # at 480 px it takes two lines
+
+        # a title too long for two lines ends in an ellipsis, whole in the tooltip
+        record.header["theorem_id"] = "a_theorem_with_a_very_long_name_" * 12
+        browser.get(visualise(_write(tmp_path, record), tmp_path / "long.html").as_uri())
+        header = browser.execute_script(_HEADER)
+        assert header["tip"] == header["text"] and header["text"].startswith(record.header["theorem_id"])
+        assert header["scrollWidth"] <= header["clientWidth"] and header["right"] <= 480
+        assert header["clientHeight"] <= 2 * header["lineHeight"] + 1 < header["scrollHeight"]
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
     assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
