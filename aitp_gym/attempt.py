@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from aitp_gym.backend import ProverBackend, Theorem
-from aitp_gym.errors import ProverError
+from aitp_gym.errors import ProverError, ProverUnavailable
 from aitp_gym.proof import ProofStep
 from aitp_gym.tree import Edge, Outcome, ProofNode, ProofTree
 
@@ -45,6 +45,8 @@ class ProofAttempt:
         else:
             try:
                 outcome = self.backend.apply(node.goal, tactic, self.tactic_timeout if timeout is None else timeout)
+            except ProverUnavailable:
+                raise  # nothing is known about this tactic: do not record it as failed
             except ProverError as e:
                 outcome = Outcome.error(f"prover failure: {e}")
         t1 = time.perf_counter()

@@ -369,7 +369,7 @@ def cmd_hol_light(args: argparse.Namespace) -> int:
     if args.action == "start":
         info = server.start_server(status=status, idle_timeout=args.idle_timeout)
     elif args.action == "stop":
-        stopped = server.stop_server()
+        stopped = server.stop_server(force=args.force)  # without --force: server.ServerBusy while envs are connected
         print("stopped the HOL Light server" if stopped else "no HOL Light server was running")
         return 0
     else:
@@ -591,6 +591,9 @@ def build_parser() -> argparse.ArgumentParser:
     hol.add_argument("action", choices=["start", "status", "stop"])
     hol.add_argument("--idle-timeout", type=positive_float, default=None, metavar="SECONDS",
                      help="with start: stop after this long without clients (default: AITP_HOL_SERVER_IDLE or 900)")
+    hol.add_argument("--force", action="store_true",
+                     help="with stop: stop it even while HOList-v0 envs are connected (they wait for HOL Light to "
+                          "load again, about 90 s, on their next step)")
     hol.set_defaults(func=cmd_hol_light)
     return parser
 

@@ -15,6 +15,11 @@ class ProverError(AitpError):
     """The prover process could not start, crashed, or stopped answering."""
 
 
+class ProverUnavailable(ProverError):
+    """The prover went away and could not be brought back: no tactic's outcome can be known, so none is recorded
+    (a search stops with this error instead of marking valid tactics as failed)."""
+
+
 class ProverTimeout(ProverError):
     """The prover did not answer within the watchdog's deadline."""
 

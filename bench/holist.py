@@ -64,7 +64,7 @@ def main() -> None:
         run(args)
     finally:
         if own_dir is not None:
-            server.stop_server()
+            server.stop_server(force=True)
             shutil.rmtree(own_dir, ignore_errors=True)
 
 

@@ -17,13 +17,14 @@ os.environ["AITP_HOL_SERVER_DIR"] = _SERVER_DIR
 
 
 def pytest_unconfigure(config):
-    """Stop the session's server, and any that tests started in subdirectories of its directory."""
+    """Stop the session's server, and any that tests started in subdirectories of its directory, even
+    with clients still connected (session-scoped fixtures' envs, at exit)."""
     try:
         from aitp_gym.envs.holist.server import stop_server
 
         for directory in [_SERVER_DIR, *(str(p) for p in Path(_SERVER_DIR).iterdir() if p.is_dir())]:
             os.environ["AITP_HOL_SERVER_DIR"] = directory
-            stop_server()
+            stop_server(force=True)
     finally:
         os.environ["AITP_HOL_SERVER_DIR"] = _SERVER_DIR
         shutil.rmtree(_SERVER_DIR, ignore_errors=True)

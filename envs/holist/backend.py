@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
@@ -18,7 +19,8 @@ from aitp_gym.backend import SPLITS, Theorem, validate_seconds
 from aitp_gym.envs.holist import server
 from aitp_gym.envs.holist.database import TheoremDatabase, hol_light_version, load_database
 from aitp_gym.envs.holist.grammar import INT, TACTICS, TacticCall, TacticSyntaxError, parse_tactic
-from aitp_gym.envs.holist.prover import Worker
+from aitp_gym.envs.holist.prover import Worker, WorkerLost
+from aitp_gym.envs.holist.server import ServerGone
 from aitp_gym.errors import ProverError, ProverTimeout
 from aitp_gym.proof import ProofStep
 from aitp_gym.tree import Goal, Outcome
@@ -106,7 +108,8 @@ class HOListBackend:
         """Attach to a warm HOL Light now (starting the machine-wide server if there is none) and load
         the theorem database, so that the first tactic is not charged for it. ``status`` is called
         with a message only when a cold load (about 90 s) is about to happen, or when this process
-        waits for another one's."""
+        waits for another one's, and then once more when HOL Light is ready. Without ``status`` the
+        same messages go to ``server.announce`` (the ``aitp_gym.envs.holist`` logger, or stderr)."""
         self._after_fork()
         with self._lock:
             if self._worker is None or not self._worker.alive:
@@ -149,17 +152,63 @@ class HOListBackend:
         return Theorem(f"user:{statement}", j["concl"], "", {"index": len(self.database.entries), "sexp": j["sexp"]})
 
     # ------------------------------------------------------------------ prover access
-    def _request(self, line: str, timeout: float) -> Any:
+    def _request(self, line: str, timeout: float, fresh: bool = False) -> Any:
+        """Send one request and return the reply: on this backend's worker (forked on first use), or,
+        with ``fresh``, on a worker forked for this request alone and killed after it.
+
+        A worker that stops answering raises ``ProverTimeout``; one whose connection ends while its
+        server lives raises ``WorkerLost``: the request's own doing (a crash, out of memory). Either
+        way the next request gets a fresh worker. If the server itself went away (a forced stop, a
+        crash), that is nobody's answer to the request: it is announced and the request (every
+        request is self-contained) runs again on a new server, started with an announced cold load
+        if no other process has one; ``ServerGone`` if that fails too."""
         self._after_fork()
-        with self._lock:
-            if self._worker is None or not self._worker.alive:
-                self._worker = server.connect()
-            try:
-                return self._worker.request(line, timeout)
-            except ProverError:
-                self._worker = None  # killed by request(); the next call forks a fresh one
-                self.restarts += 1
-                raise
+        with contextlib.nullcontext() if fresh else self._lock:
+            for attempt in range(2):
+                try:
+                    worker = self._attach(fresh)
+                except ProverError as e:
+                    if attempt == 0:
+                        raise
+                    raise ServerGone(f"the HOL Light server is gone (stopped or crashed), and a new one could not "
+                                     f"be started: {e}") from e
+                try:
+                    return worker.request(line, timeout)
+                except ProverTimeout:
+                    self.restarts += 1
+                    raise
+                except WorkerLost as e:
+                    self.restarts += 1
+                    if not self._server_went_away(worker, fresh):
+                        raise
+                    if attempt == 1:
+                        raise ServerGone(f"the HOL Light server went away twice during one request (stopped or "
+                                         f"crashed); see {server.server_dir() / 'server.log'}") from e
+                    server.announce(server.SERVER_GONE_MESSAGE.format(pid=worker.server_pid))
+                finally:
+                    if fresh or not worker.alive:
+                        worker.kill()
+                        if self._worker is worker:
+                            self._worker = None
+        raise AssertionError("unreachable")
+
+    def _attach(self, fresh: bool) -> Worker:
+        if fresh:
+            return server.connect()
+        if self._worker is None or not self._worker.alive:
+            self._worker = server.connect()
+        return self._worker
+
+    def _server_went_away(self, worker: Worker, fresh: bool) -> bool:
+        """After ``worker`` was lost: whether its server is gone too. A fresh worker of whichever
+        server runs now, if any, becomes this backend's worker (unless ``fresh``)."""
+        replacement = server.attach()
+        same = replacement is not None and replacement.server_pid == worker.server_pid
+        if replacement is not None and not fresh:
+            self._worker = replacement
+        elif replacement is not None:
+            replacement.close()
+        return not same
 
     @property
     def worker(self) -> Worker:
@@ -198,12 +247,12 @@ class HOListBackend:
             return Outcome.error(f"rejected before reaching HOL Light: {e}", time.perf_counter() - t0)
         limit = self.tactic_timeout if timeout is None else timeout
         ms = max(1, int(limit * 1000))
-        try:
+        try:  # only this tactic's own failures are outcomes; a server gone for good raises ServerGone
             reply = self._request(f"APPLY\t{ms}\t{state.sexp}\t{call.to_sexp()}", limit + WATCHDOG_GRACE)
         except ProverTimeout as e:
-            return Outcome.timeout(f"{e}; a fresh worker was started", time.perf_counter() - t0)
-        except ProverError as e:
-            return Outcome.error(f"{e}; a fresh worker was started", time.perf_counter() - t0)
+            return Outcome.timeout(f"{e}; the next tactic runs in a fresh worker", time.perf_counter() - t0)
+        except WorkerLost as e:
+            return Outcome.error(f"{e}; the next tactic runs in a fresh worker", time.perf_counter() - t0)
         return self._outcome(reply, state.theorem_index, time.perf_counter() - t0, limit)
 
     @staticmethod
@@ -218,16 +267,17 @@ class HOListBackend:
         return Outcome.error(str(reply.get("message", "unknown HOL Light error")), elapsed)
 
     def check(self, theorem: Theorem, proof: ProofStep) -> tuple[bool, str]:
-        """Replay the proof with HOL Light's ``prove`` on a freshly forked worker."""
+        """Replay the proof with HOL Light's ``prove`` on a freshly forked worker. A replay that fails,
+        hangs or crashes its worker is ``(False, why)``; a server that cannot be reached raises."""
         try:
             sexp = proof_sexp(proof, lambda t: self.parse_action(t, theorem.data["index"]))
         except TacticSyntaxError as e:
             return False, f"the proof has an invalid tactic: {e}"
         limit = 60.0
         try:
-            with server.connect() as fresh:
-                reply = fresh.request(f"PROVE\t{int(limit * 1000)}\t{theorem.data['sexp']}\t{sexp}", limit + 30)
-        except ProverError as e:
+            reply = self._request(f"PROVE\t{int(limit * 1000)}\t{theorem.data['sexp']}\t{sexp}", limit + 30,
+                                  fresh=True)
+        except (ProverTimeout, WorkerLost) as e:
             return False, str(e)
         if reply.get("status") == "proved":
             return True, ""

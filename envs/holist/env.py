@@ -18,13 +18,21 @@ class HOListEnv(ProofEnv):
     user): the first env that needs it starts a server (a cold load of about 90 s) that outlives the
     Python process that started it; every env, in any process, then works in its own worker forked
     from that warm image in milliseconds. ``env.unwrapped.backend.prepare(status)`` attaches ahead of
-    time and calls ``status`` only when a cold load is about to happen.
+    time and calls ``status`` only when a cold load is about to happen (or this process waits for
+    another's) and when HOL Light is ready. Without ``status`` (the first ``reset`` or ``step``) those
+    messages go to the ``aitp_gym.envs.holist`` logger at INFO, or, if the program has configured
+    no logging, to stderr as ``aitp-gym: starting HOL Light (about 90 s, once per machine)…``;
+    ``logging.getLogger("aitp_gym.envs.holist").setLevel(logging.WARNING)`` silences them.
 
     The server listens on a Unix socket in a private (0700) directory: ``$AITP_HOL_SERVER_DIR``, else
     ``$XDG_RUNTIME_DIR/aitp-gym``, else ``<tmp>/aitp-gym-<uid>``. It exits by itself after
     ``$AITP_HOL_SERVER_IDLE`` seconds (default 900) with no client connected, and
-    ``python -m aitp_gym.envs.holist.server stop`` stops it at once (``start`` and ``status`` too).
-    A server of another HOL Light or aitp-gym version, or a dead one, is replaced automatically.
+    ``python -m aitp_gym.envs.holist.server stop`` stops it at once (``start`` and ``status`` too),
+    but refuses while clients are connected unless ``--force``. A server of another HOL Light or
+    aitp-gym version, or a dead one, is replaced automatically. If the server goes away under a
+    live env (a forced stop, a crash), the env says so and runs its request again on a new server
+    (a cold load if no other process has started one): a valid tactic is never recorded as failed
+    for it.
     The env pickles (for async vector envs and Ray) without its connection; a copy re-attaches to
     the warm server on first use.
 
@@ -62,7 +70,8 @@ class HOListEnv(ProofEnv):
     s-expressions, so a step takes at most about ``tactic_timeout`` plus the round trip; a result
     goal whose s-expression exceeds 1,000,000 characters is an error outcome ("result goal too
     large"). A worker that stops answering within ``tactic_timeout`` + 5 s is killed and replaced,
-    and the step gives a timeout outcome; a crashed worker gives an error outcome and is replaced.
+    and the step gives a timeout outcome; a crashed worker (its server still running) gives an error
+    outcome and is replaced.
     Timeouts make runs non-deterministic, so the env is registered ``nondeterministic=True``.
 
     ``tactic_timeout`` must be a positive number of seconds or ``None``; anything else raises

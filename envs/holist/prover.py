@@ -7,8 +7,9 @@ directly (``ocaml -init hol.ml``, not the ``hol-light`` wrapper and its line edi
 line protocol of ``aitp_server.ml``.
 
 Timeouts have two layers: inside the prover an interval timer interrupts a tactic; here a
-watchdog on the socket kills a worker that stops answering. A dead or killed worker raises
-``ProverError``/``ProverTimeout``; the backend replaces it.
+watchdog on the socket kills a worker that stops answering. A worker that stops answering raises
+``ProverTimeout``, one whose connection ends (it crashed, or its whole server went away) raises
+``WorkerLost``; the backend tells the two cases of the latter apart and replaces the worker.
 """
 
 from __future__ import annotations
@@ -30,6 +31,11 @@ INSTALL_HINT = "HOList-v0 needs HOL Light: apt-get install -y hol-light libnum-o
 
 def hol_light_available() -> bool:
     return (HOL_DIR / "ocaml").exists() and (HOL_DIR / "hol.ml").exists()
+
+
+class WorkerLost(ProverError):
+    """A worker's connection ended in the middle of a request: the worker exited (a crash, out of
+    memory, killed), or the server it was forked from went away with all its workers."""
 
 
 class Worker:
@@ -58,10 +64,10 @@ class Worker:
             raise ProverTimeout(f"HOL Light did not answer within {timeout:.1f} s; the worker was killed") from e
         except OSError as e:
             self.kill()
-            raise ProverError(f"lost the connection to HOL Light: {e}") from e
+            raise WorkerLost(f"lost the connection to HOL Light: {e}") from e
         if not reply:
             self.kill()
-            raise ProverError("HOL Light worker exited (crash or out of memory)")
+            raise WorkerLost("HOL Light worker exited (crash or out of memory)")
         answer = json.loads(reply)
         # "restart": interrupted inside HOL Light's printer, whose shared state may be dirty
         if isinstance(answer, dict) and answer.get("restart"):

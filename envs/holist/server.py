@@ -18,7 +18,12 @@ the client closes it. Every later process (or a pickled env in a fresh process) 
 * Idle stop: the server exits by itself after ``idle_timeout`` seconds (``$AITP_HOL_SERVER_IDLE``,
   default 900) during which no worker was alive, i.e. no client was connected.
   ``python -m aitp_gym.envs.holist.server stop`` (``stop_server()``) kills it and its workers at
-  once; ``status`` and ``start`` as well.
+  once, but refuses (``ServerBusy``) while clients are connected unless ``--force``
+  (``force=True``); ``status`` and ``start`` as well.
+* Telling the user: a cold load (or waiting for another process's) is announced once, when it
+  starts and when it is over, through the ``status`` callback if the caller passes one (the CLI
+  does), else by ``announce``: the ``aitp_gym.envs.holist`` logger at INFO, or a plain
+  ``aitp-gym: ...`` line on stderr if the program has configured no logging.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import fcntl
 import functools
 import hashlib
 import json
+import logging
 import os
 import re
 import signal
@@ -44,14 +50,52 @@ from pathlib import Path
 from typing import Any
 
 from aitp_gym.envs.holist.prover import HOL_DIR, INSTALL_HINT, SERVER_ML, STARTUP_TIMEOUT, Worker, hol_light_available
-from aitp_gym.errors import DependencyNotInstalled, ProverError
+from aitp_gym.errors import DependencyNotInstalled, ProverError, ProverUnavailable
 
 PROTOCOL = "aitp-hol-2"
 DEFAULT_IDLE_TIMEOUT = 900.0  # seconds without any connected client before the server exits
 COLD_START_MESSAGE = "starting HOL Light (about 90 s, once per machine)…"
 WAIT_MESSAGE = "waiting for HOL Light, which another process is starting…"
+READY_MESSAGE = "HOL Light is ready (loaded in {seconds:.0f} s)"
+WAITED_MESSAGE = "HOL Light is ready (waited {seconds:.0f} s for another process to load it)"
+SERVER_GONE_MESSAGE = "the HOL Light server (pid {pid}) is gone (stopped or crashed); retrying on a new one"
 HELLO_TIMEOUT = 20.0
 _MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes on Linux
+
+LOGGER_NAME = "aitp_gym.envs.holist"
+logger = logging.getLogger(LOGGER_NAME)
+if logger.level == logging.NOTSET:
+    logger.setLevel(logging.INFO)  # a wait of minutes is worth hearing about; setLevel(WARNING) silences it
+
+
+def announce(message: str) -> None:
+    """The default ``status``: ``message`` at INFO on the ``aitp_gym.envs.holist`` logger, or, if the
+    program has configured no logging handler at all (where logging would drop an INFO record), a
+    plain ``aitp-gym: <message>`` line on stderr, which scripts, terminals and notebooks all show."""
+    if logger.hasHandlers():
+        logger.info(message)
+    elif logger.isEnabledFor(logging.INFO):
+        print(f"aitp-gym: {message}", file=sys.stderr, flush=True)
+
+
+class ServerBusy(ProverError):
+    """``stop_server()`` refused to stop a server that has clients (HOList-v0 envs in running processes)."""
+
+    def __init__(self, pid: int, clients: int) -> None:
+        self.pid = pid
+        self.clients = clients
+        envs = "1 client" if clients == 1 else f"{clients} clients"
+        super().__init__(f"the HOL Light server (pid {pid}) has {envs} connected (HOList-v0 envs in running "
+                         "processes); stopped, it would have to be loaded again (about 90 s) on their next step. "
+                         "Close them first, or pass force=True (aitp hol-light stop --force) to stop it anyway.")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.pid, self.clients)
+
+
+class ServerGone(ProverUnavailable):
+    """The HOL Light server went away (stopped or crashed) during a request, and running the request
+    again on a new server did not work either."""
 
 
 # ---------------------------------------------------------------------- locations
@@ -129,6 +173,29 @@ def _hello(sock_path: Path, timeout: float = HELLO_TIMEOUT) -> tuple[dict[str, A
     return reply, conn
 
 
+def _ask(paths: dict[str, Path], timeout: float = 5.0) -> dict[str, Any] | None:
+    """The server's HELLO reply, or None if none answers. Hangs up and waits (briefly) until the
+    worker forked to answer has exited, so that it is not counted as a client by the next question."""
+    hello = _hello(paths["sock"], timeout=timeout) if paths["sock"].exists() else None
+    if hello is None:
+        return None
+    reply, conn = hello
+    conn.close()
+    _wait_exited(int(reply["pid"]))
+    return reply
+
+
+def _wait_exited(pid: int, wait: float = 2.0) -> None:
+    deadline = time.monotonic() + wait
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def clients_of(reply: dict[str, Any]) -> int:
+    """Connected clients according to a HELLO reply: the server's workers but the one that answered."""
+    return max(0, int(reply.get("workers", 1)) - 1)
+
+
 def _try_worker(paths: dict[str, Path]) -> Worker | None:
     """A worker of a healthy, current server, or None. A wrong-version server is left alone here."""
     for attempt in range(2):  # one retry: the server may have been exiting just as we connected
@@ -146,34 +213,47 @@ def _try_worker(paths: dict[str, Path]) -> Worker | None:
     return None
 
 
-def connect(status: Callable[[str], None] | None = None) -> Worker:
+def attach() -> Worker | None:
+    """A fresh worker of the running, current server, or None if there is none. Never starts one."""
+    return _try_worker(_paths(server_dir()))
+
+
+def connect(status: Callable[[str], None] | None = None, idle_timeout: float | None = None) -> Worker:
     """A fresh worker (a process forked from the warm image) on its own connection. Starts the server
-    if there is none, or replaces a stale one; ``status`` hears about a cold load before it starts."""
+    if there is none, or replaces a stale one (``idle_timeout`` applies to a server started here).
+    ``status`` (default ``announce``) hears when a cold load starts, or when this process starts
+    waiting for another one's, and when HOL Light is ready, with the seconds it took."""
+    status = announce if status is None else status
     paths = _paths(server_dir())
     worker = _try_worker(paths)
     if worker is not None:
         return worker
-    with _start_lock(paths, status):
+    with _start_lock(paths, status) as waiting_since:
         worker = _try_worker(paths)  # someone else may have started it while we waited
         if worker is None:
-            _replace(paths, status)
+            _replace(paths, status, idle_timeout)
             worker = _try_worker(paths)
+        elif waiting_since is not None:
+            status(WAITED_MESSAGE.format(seconds=time.monotonic() - waiting_since))
     if worker is None:
         raise ProverError(f"the HOL Light server started but does not answer; see {paths['log']}")
     return worker
 
 
 @contextlib.contextmanager
-def _start_lock(paths: dict[str, Path], status: Callable[[str], None] | None) -> Iterator[None]:
+def _start_lock(paths: dict[str, Path], status: Callable[[str], None] | None) -> Iterator[float | None]:
+    """Hold the start lock; yields when this process started waiting for it, or None if it was free."""
     fd = os.open(paths["lock"], os.O_RDWR | os.O_CREAT, 0o600)
     try:
+        waiting_since = None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            waiting_since = time.monotonic()
             if status is not None:
                 status(WAIT_MESSAGE)
             fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
+        yield waiting_since
     finally:
         os.close(fd)  # releases the lock
 
@@ -208,6 +288,8 @@ def _replace(paths: dict[str, Path], status: Callable[[str], None] | None, idle_
         time.sleep(0.25)
     global last_cold_start_seconds
     last_cold_start_seconds = time.monotonic() - started
+    if status is not None:
+        status(READY_MESSAGE.format(seconds=last_cold_start_seconds))
 
 
 last_cold_start_seconds: float | None = None  # set in the process that paid a cold load (bench/holist.py reads it)
@@ -301,14 +383,12 @@ def _kill_group(pid: int, wait: float = 10.0) -> None:
         time.sleep(0.02)
 
 
-def _server_pids(paths: dict[str, Path]) -> set[int]:
-    """Pids that are (or were) this directory's server: from its HELLO and from the state file,
-    the latter only if the process still has the recorded start time."""
+def _server_pids(paths: dict[str, Path], reply: dict[str, Any] | None = None) -> set[int]:
+    """Pids that are (or were) this directory's server: from its HELLO (``reply``, else asked now) and
+    from the state file, the latter only if the process still has the recorded start time."""
     pids: set[int] = set()
-    hello = _hello(paths["sock"], timeout=5.0) if paths["sock"].exists() else None
-    if hello is not None:
-        reply, conn = hello
-        conn.close()
+    reply = _ask(paths) if reply is None else reply
+    if reply is not None:
         pids.add(int(reply["server_pid"]))
     state = _read_state(paths)
     pid = state.get("pid")
@@ -317,8 +397,8 @@ def _server_pids(paths: dict[str, Path]) -> set[int]:
     return pids
 
 
-def _kill_server(paths: dict[str, Path]) -> bool:
-    pids = _server_pids(paths)
+def _kill_server(paths: dict[str, Path], reply: dict[str, Any] | None = None) -> bool:
+    pids = _server_pids(paths, reply)
     for pid in pids:
         _kill_group(pid)
     for name in ("sock", "state"):
@@ -330,16 +410,10 @@ def _kill_server(paths: dict[str, Path]) -> bool:
 # ---------------------------------------------------------------------- the three commands
 def start_server(status: Callable[[str], None] | None = None, idle_timeout: float | None = None) -> dict[str, Any]:
     """Make sure a current server is running (a cold load if there is none); return ``server_status()``.
-    ``idle_timeout`` applies only to a server started by this call."""
-    paths = _paths(server_dir())
-    worker = _try_worker(paths)
-    if worker is None:
-        with _start_lock(paths, status):
-            worker = _try_worker(paths)
-            if worker is None:
-                _replace(paths, status, idle_timeout)
-    if worker is not None:
-        worker.close()
+    ``idle_timeout`` applies only to a server started by this call; ``status`` as in ``connect``."""
+    worker = connect(status, idle_timeout)
+    worker.close()
+    _wait_exited(worker.pid)  # gone before the status question, so not counted as a client
     return server_status()
 
 
@@ -349,31 +423,42 @@ def server_status() -> dict[str, Any]:
     paths = _paths(server_dir())
     out: dict[str, Any] = {"running": False, "dir": str(paths["sock"].parent), "socket": str(paths["sock"]),
                            "log": str(paths["log"]), "expected_version": version_tag()}
-    hello = _hello(paths["sock"], timeout=5.0) if paths["sock"].exists() else None
-    if hello is None:
+    reply = _ask(paths)
+    if reply is None:
         state = _read_state(paths)
         pid = state.get("pid")
         if isinstance(pid, int) and pid_alive(pid) and _start_ticks(pid) == state.get("start_ticks"):
             out.update(pid=pid, loading=True)  # started, still loading (or hung)
         return out
-    reply, conn = hello
-    conn.close()
     out.update(running=True, pid=reply["server_pid"], version=reply["version"],
                current=reply["version"] == version_tag(), hol_version=reply.get("hol_version"),
-               clients=max(0, int(reply.get("workers", 1)) - 1), uptime=reply.get("uptime"),
-               idle_timeout=reply.get("idle_timeout"))
+               clients=clients_of(reply), uptime=reply.get("uptime"), idle_timeout=reply.get("idle_timeout"))
     return out
 
 
-def stop_server() -> bool:
-    """Kill the server and all its workers at once. True if there was one."""
-    return _kill_server(_paths(server_dir()))
+def stop_server(force: bool = False) -> bool:
+    """Kill the server and all its workers at once; True if there was one (running or loading).
+
+    While clients are connected (HOList-v0 envs in running processes) it refuses with ``ServerBusy``,
+    which says how many, unless ``force``: after a forced stop each of those envs announces that the
+    server is gone and runs its next request again on a new server, starting one (a cold load) if no
+    other process has."""
+    paths = _paths(server_dir())
+    for attempt in range(2):
+        reply = _ask(paths)
+        if reply is None or force or clients_of(reply) == 0:
+            break
+        if attempt == 1:
+            raise ServerBusy(int(reply["server_pid"]), clients_of(reply))
+        time.sleep(0.3)  # a client that has just hung up may not have been reaped by the server yet
+    return _kill_server(paths, reply)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m aitp_gym.envs.holist.server",
                                      description="The machine-wide warm HOL Light server of HOList-v0.")
     parser.add_argument("command", choices=["start", "status", "stop"])
+    parser.add_argument("--force", action="store_true", help="stop: even while clients are connected")
     parser.add_argument("--idle-timeout", type=float, default=None,
                         help="seconds without clients before a server started now exits "
                              f"(default $AITP_HOL_SERVER_IDLE or {DEFAULT_IDLE_TIMEOUT:.0f})")
@@ -386,7 +471,12 @@ def main(argv: list[str] | None = None) -> int:
         info = server_status()
         print(json.dumps(info, indent=2))
         return 0 if info["running"] else 1
-    print("stopped" if stop_server() else "no server was running")
+    try:
+        stopped = stop_server(force=args.force)
+    except ServerBusy as e:
+        print(e, file=sys.stderr)
+        return 1
+    print("stopped" if stopped else "no server was running")
     return 0
 
 
