@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aitp_gym.optional import require
 from aitp_gym.trace import atomic_write_text, iter_traces
 
 HOLIST_SETTINGS_FILE = "aitp_holist_model.json"  # agents.holist_model.SETTINGS_FILE, without importing torch
@@ -285,7 +286,7 @@ def _coerce(value: Any, hint: Any, name: str) -> Any:
 
 def _set(data: dict[str, Any], assignment: str) -> None:
     """``prove.max_expansions=32`` (values parsed as YAML) into a nested mapping."""
-    import yaml
+    yaml = require("yaml", "aitp loop (its YAML configs)")
 
     if "=" not in assignment:
         raise ValueError(f"--set takes KEY=VALUE, not {assignment!r}")
@@ -300,7 +301,7 @@ def _set(data: dict[str, Any], assignment: str) -> None:
 
 
 def load_config(path: str | os.PathLike[str] | None, overrides: Sequence[str] = ()) -> LoopConfig:
-    import yaml
+    yaml = require("yaml", "aitp loop (its YAML configs)")
 
     data = {}
     if path is not None:
@@ -312,7 +313,7 @@ def load_config(path: str | os.PathLike[str] | None, overrides: Sequence[str] = 
 
 
 def config_to_yaml(config: LoopConfig) -> str:
-    import yaml
+    yaml = require("yaml", "aitp loop (its YAML configs)")
 
     return yaml.safe_dump(dataclasses.asdict(config), sort_keys=False)
 

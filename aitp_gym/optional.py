@@ -17,6 +17,8 @@ EXTRAS: dict[str, str] = {
     "torch": "learn",
     "transformers": "learn",
     "tensorboard": "learn",
+    "matplotlib": "learn",
+    "yaml": "learn",
     "lean_dojo": "lean",
     "stable_baselines3": "sb3",
     "sb3_contrib": "sb3",

@@ -21,8 +21,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 MAPPED = {"aitp_gym": "aitp_gym", "envs": "aitp_gym/envs", "search": "aitp_gym/search", "agents": "aitp_gym/agents"}
-OPTIONAL = ("torch", "transformers", "tensorboard", "lean_dojo", "stable_baselines3", "sb3_contrib", "pettingzoo",
-            "ray")
+OPTIONAL = ("torch", "transformers", "tensorboard", "matplotlib", "yaml", "lean_dojo", "stable_baselines3",
+            "sb3_contrib", "pettingzoo", "ray")
 SKIP_DIRS = {".git", ".make", "build", "runs", "dist", ".pytest_cache", ".ruff_cache", "__pycache__"}
 
 
@@ -206,6 +206,34 @@ def test_core_works_without_optional_packages() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert 'pip install "aitp-gym[learn]"' in out.stdout and "TensorBoard logging" in out.stdout
+
+
+def test_the_loop_on_a_core_install_names_its_extra(tmp_path: Path) -> None:
+    """``aitp loop`` without the learn extra (no PyYAML, no torch): the pip line that fixes it, not a traceback."""
+    config = tmp_path / "c.yaml"
+    config.write_text("env: SR-v0\n")
+    code = BLOCKER + "from aitp_gym.cli import main; sys.exit(main(sys.argv[1:]))"
+    out = subprocess.run([sys.executable, "-c", code, "loop", str(config), "--out", str(tmp_path / "run")],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert "'yaml'" in out.stderr and 'pip install "aitp-gym[learn]"' in out.stderr, out.stderr
+
+
+def test_every_imported_third_party_package_is_declared() -> None:
+    """Each top-level package the code imports is the core's, an extra's (via ``EXTRAS``) or the standard
+    library's, so a missing requirement (PyYAML was one) fails here and not on a user's core install."""
+    from aitp_gym.optional import EXTRAS
+
+    declared = {"gymnasium", "numpy", "tqdm", *EXTRAS, "aitp_gym", "pytest", "hypothesis", "selenium", "nbclient",
+                "nbformat", "setuptools"}
+    imported = set()
+    for folder in MAPPED:
+        for p in (ROOT / folder).rglob("*.py"):
+            for m in re.finditer(r"^\s*(?:from\s+(\w+)[\w.]*\s+import\s|import\s+(\w+)[\w.]*\s*(?:$|,| as ))",
+                                 p.read_text(), re.M):
+                imported.add(m.group(1) or m.group(2))
+    unknown = sorted(m for m in imported - declared - set(sys.stdlib_module_names) if not m.startswith("_"))
+    assert unknown == [], f"imported but in no requirement or extra: {unknown}"
 
 
 def test_require_names_the_extra_of_each_package() -> None:
