@@ -56,17 +56,20 @@ def test_wheel_installs_one_top_level_package(wheel: Path) -> None:
 
 
 def test_wheel_holds_every_module_and_data_file(wheel: Path) -> None:
-    """A new subpackage (say agents/models/) must be added to setup.cfg's list, or it silently goes missing."""
+    """A new subpackage (say agents/models/) must be added to setup.cfg's list, and its data files (the
+    visualiser's page: .html, .css, .js) to [options.package_data], or they silently go missing."""
     names = set(zipfile.ZipFile(wheel).namelist())
     expected = set()
     for folder, target in MAPPED.items():
         for p in (ROOT / folder).rglob("*"):
-            if p.is_file() and (p.suffix in (".py", ".ml") or p.name.endswith(".json.gz")) \
+            if p.is_file() and (p.suffix in (".py", ".ml", ".html", ".css", ".js") or p.name.endswith(".json.gz")) \
                     and "__pycache__" not in p.parts:
                 expected.add(f"{target}/{p.relative_to(ROOT / folder).as_posix()}")
     missing = sorted(expected - names)
-    assert not missing, f"missing from the wheel (add the package to setup.cfg [options] packages): {missing}"
+    assert not missing, (f"missing from the wheel (add the package to setup.cfg [options] packages, its data "
+                         f"files to [options.package_data]): {missing}")
     assert "aitp_gym/envs/holist/aitp_server.ml" in names
+    assert {f"aitp_gym/visualise/assets/page.{ext}" for ext in ("html", "css", "js")} <= names
 
 
 def test_installs_beside_a_package_named_agents(wheel: Path, tmp_path: Path) -> None:

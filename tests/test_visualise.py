@@ -1,6 +1,6 @@
-"""The trace visualiser: the page is self-contained and safe, every planner's trace renders, the command line
-fails clearly, and (in headless Chromium) the tree, the step slider and the side panel work, a small tree is
-readable when fitted to the window and the header is never cut.
+"""The trace visualiser: the page is its package-data assets and the trace's data inlined, self-contained and
+safe, every planner's trace renders, the command line fails clearly, and (in headless Chromium) the tree, the step
+slider and the side panel work, a small tree is readable when fitted to the window and the header is never cut.
 
 The browser test's screenshot goes to its ``tmp_path``. ``AITP_UPDATE_DOC_IMAGES=1 pytest tests/test_visualise.py -k
 works_in_chromium`` also writes it over the README's ``docs/img/visualiser.png``; nothing else touches that file."""
@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import time
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,16 @@ from aitp_gym.cli import main
 from aitp_gym.envs.sr.backend import SRBackend
 from aitp_gym.search import PLANNERS, make_planner
 from aitp_gym.trace import write_traces
-from aitp_gym.visualise import TraceSelectionError, embed_json, render_html, select_record, tree_payload, visualise
+from aitp_gym.visualise import (
+    ASSETS,
+    TraceSelectionError,
+    asset,
+    embed_json,
+    render_html,
+    select_record,
+    tree_payload,
+    visualise,
+)
 
 DOC_IMAGE = Path(__file__).resolve().parent.parent / "docs" / "img" / "visualiser.png"
 UPDATE_DOC_IMAGES = "AITP_UPDATE_DOC_IMAGES"
@@ -66,6 +76,24 @@ def test_the_page_is_self_contained():
     assert not re.search(r"<script[^>]*\bsrc\s*=|<link[^>]*stylesheet|@import|url\(", page, re.I)
     assert page.count("<script") == 2 and "<svg" in page  # the data and the code, both inline
     assert embedded(page)["header"]["planner"] == "bestfs"
+
+
+def test_the_page_is_its_asset_files_inlined():
+    """The page's HTML, CSS and JS are package data (``aitp_gym/visualise/assets/``), inlined whole into the one
+    page; each slot of page.html is filled once, and a slot's name in a trace's text stays text."""
+    for name in ASSETS:
+        assert (resources.files("aitp_gym.visualise") / "assets" / name).is_file()
+    template, css, js = asset("page.html"), asset("page.css"), asset("page.js")
+    assert [template.count("{{" + slot + "}}") for slot in ("TITLE", "CSS", "JS", "DATA")] == [1, 1, 1, 1]
+    # nothing in the assets ends its element early or opens a comment
+    assert "</style" not in css.lower() and "<script" not in js.lower() and "</script" not in js.lower()
+    assert all("<!--" not in text for text in (template, css, js))
+    record = sr_trace(budget=2)
+    record.header["theorem_id"] = "{{JS}}{{DATA}}"
+    page = render_html(record)
+    assert f"<style>\n{css}</style>" in page and f"<script>\n{js}</script>" in page
+    assert page.count(js) == 1 and "<title>{{JS}}{{DATA}} · bestfs on SR-v0</title>" in page
+    assert embedded(page)["header"]["theorem_id"] == "{{JS}}{{DATA}}"
 
 
 def test_hostile_texts_stay_text():
