@@ -5,9 +5,9 @@ libraries want a ``Discrete`` action space and a ``Box`` observation. ``Discrete
 
 * **Actions.** At every goal the wrapper fills ``k`` slots with candidate tactics from a pluggable
   ``TacticSource`` and exposes ``Discrete(k)``: action ``i`` applies the tactic in slot ``i``. Sources:
-  ``BackendTactics`` (the backend's ``candidate_tactics`` enumerator, e.g. SR-v0's every rule at every
-  position), ``FixedTactics`` (a fixed vocabulary, e.g. ``holist_atomic_tactics()`` for HOList-v0) and
-  ``PolicyTactics`` (the top ``k`` of a ``TacticPolicy``).
+  ``BackendTactics`` (the backend's ``candidate_tactics`` enumerator), ``FixedTactics`` (a fixed vocabulary,
+  e.g. HOList-v0's ``aitp_gym.envs.holist.tactics.atomic_tactics()``) and ``PolicyTactics`` (the top ``k`` of
+  a ``TacticPolicy``).
 * **Action mask.** Slots beyond the candidates are empty. ``action_masks()`` (what sb3-contrib's
   ``MaskablePPO`` calls, through ``get_wrapper_attr`` or a VecEnv's ``env_method``) and ``info["action_mask"]``
   (int8, for ``action_space.sample(mask=...)``) mark the filled slots. The mask says only which slots hold a
@@ -20,6 +20,10 @@ libraries want a ``Discrete`` action space and a ``Box`` observation. ``Discrete
 ``TheoremSubset`` restricts the theorems that ``reset()`` draws, e.g. to a curriculum of easy ones, since RL
 libraries reset without options. ``PotentialShaping`` adds a critic's potential-based shaping to the sparse
 proof reward (optional; the example and tests do not use it).
+
+Nothing here knows a particular env. Env-specific helpers live with their env and are importable from here too,
+under their old names, for compatibility (imported only when first used): ``sr_theorem_ids`` is
+``aitp_gym.envs.sr.theorem_ids`` and ``holist_atomic_tactics`` is ``aitp_gym.envs.holist.tactics.atomic_tactics``.
 
 >>> import gymnasium as gym, aitp_gym
 >>> from aitp_gym.wrappers import DiscreteTacticWrapper
@@ -37,6 +41,7 @@ proof reward (optional; the example and tests do not use it).
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, SupportsFloat, runtime_checkable
@@ -49,6 +54,26 @@ from gymnasium.utils import seeding
 from aitp_gym.backend import Theorem
 from aitp_gym.policy import TacticPolicy
 from aitp_gym.tree import Goal
+
+# Env-specific helpers that used to be defined here, re-exported lazily: name -> (module, attribute). Importing
+# this module imports no env; the first use of one of these names imports its env's module.
+_MOVED = {
+    "sr_theorem_ids": ("aitp_gym.envs.sr", "theorem_ids"),
+    "holist_atomic_tactics": ("aitp_gym.envs.holist.tactics", "atomic_tactics"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        module, attribute = _MOVED[name]
+        value = getattr(importlib.import_module(module), attribute)
+        globals()[name] = value  # once found, an ordinary module attribute
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_MOVED})
 
 
 # ---------------------------------------------------------------------- tactic sources
@@ -63,10 +88,8 @@ class TacticSource(Protocol):
 class BackendTactics:
     """The backend's own enumerator (``backend.candidate_tactics(goal)``), truncated to its first ``k``.
 
-    Slot ``i`` is the ``i``-th tactic in the backend's enumeration order. For SR-v0 that is every rule at every
-    position in prefix order (4 ``init`` slots on ``0``, then 29 per node: 13 unary rules, and 4 binary rules
-    with B in x, 1, 2, 3), so slot ``i`` means the same rule at the same position whatever the target; with
-    ``k=64`` an expression of up to 2 nodes has all its tactics, a bigger one loses those at its last positions.
+    Slot ``i`` is the ``i``-th tactic in the backend's enumeration order, so what a slot means is the backend's
+    to say (SR-v0's order: ``aitp_gym.envs.sr.backend.candidate_tactics_for``).
     """
 
     def __init__(self, backend: object) -> None:
@@ -84,7 +107,7 @@ class FixedTactics:
     """The same tactics at every goal: slot ``i`` is always ``vocabulary[i]``.
 
     Every slot is always offered (the mask is all ones): which of them apply is only known by running them, and
-    a tactic that does not apply is an ordinary error step. See ``holist_atomic_tactics()`` for HOList-v0.
+    a tactic that does not apply is an ordinary error step. HOList-v0's: ``aitp_gym.envs.holist.tactics``.
     """
 
     def __init__(self, vocabulary: Sequence[str]) -> None:
@@ -111,22 +134,6 @@ class PolicyTactics:
             if tactic not in out:
                 out.append(tactic)
         return out[:k]
-
-
-def holist_atomic_tactics() -> list[str]:
-    """A fixed vocabulary for HOList-v0: every tactic of the grammar that needs no argument (``ARITH_TAC``,
-    ``CONJ_TAC``, ``DISCH_TAC``, ``INDUCT_TAC`` ...), and every one that takes a theorem list with the empty list
-    (``REWRITE_TAC []``, ``SIMP_TAC []``, ``ASM_MESON_TAC []`` ...).
-
-    Be aware of what this leaves out: no premise selection (no theorem names), no terms (no ``EXISTS_TAC``), so
-    an agent over this vocabulary proves only what decision procedures, the basic rewrites and case splits
-    prove. For premises, give the wrapper a ``TacticPolicy`` (``PolicyTactics``) or the backend's own
-    enumerator, which adds the premises most similar to the goal (``BackendTactics``)."""
-    from aitp_gym.envs.holist.grammar import TACTICS, THMS
-
-    atomic = [name for name, params in TACTICS.items() if not params]
-    with_list = [f"{name} []" for name, params in TACTICS.items() if params == (THMS,)]
-    return atomic + with_list
 
 
 # ---------------------------------------------------------------------- observations
@@ -171,7 +178,7 @@ class HashingFeaturiser:
 
 
 # ---------------------------------------------------------------------- the wrapper
-DEFAULT_SLOTS = 64  # SR-v0: every tactic of an expression of up to 2 nodes (2 * 29 = 58)
+DEFAULT_SLOTS = 64  # k when the slots do not come from a fixed vocabulary
 
 class DiscreteTacticWrapper(gym.Wrapper[np.ndarray, np.int64, str, str], gym.utils.RecordConstructorArgs):
     """A proof env with ``Discrete(k)`` actions over candidate tactics and ``Box`` observations (for SB3).
@@ -398,10 +405,3 @@ class PotentialShaping(gym.Wrapper, gym.utils.RecordConstructorArgs):
         return obs, float(reward) + shaping, terminated, truncated, {**info, "proof_reward": reward,
                                                                      "shaping": shaping}
 
-
-def sr_theorem_ids(split: str = "train", difficulties: Sequence[int] = (1, 2)) -> list[str]:
-    """The ids of SR-v0's theorems of ``split`` with the given difficulties (number of operators)."""
-    from aitp_gym.envs.sr.backend import split_theorems
-
-    wanted = set(difficulties)
-    return [t.id for t in split_theorems(split) if t.data.get("difficulty") in wanted]

@@ -1,4 +1,4 @@
-"""Conjecturer against prover on SR-v0 (``aitp_gym.adversarial``): play N games between two scripted agents.
+"""Conjecturer against prover on SR-v0 (``aitp_gym.envs.sr.game``): play N games between two scripted agents.
 
 Agents (no learning here; each is a few lines, so swap in your own):
 
@@ -27,9 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from aitp_gym.adversarial import CONJECTURER, PROVER, SUBMIT, conjecture_problem, env
 from aitp_gym.envs.sr import expr as E
 from aitp_gym.envs.sr.backend import DataDistanceCritic, SRBackend
+from aitp_gym.envs.sr.game import CONJECTURER, PROVER, SUBMIT, conjecture_problem, env
 from aitp_gym.tree import OutcomeKind
 
 Agent = Callable[[Any, dict, np.random.Generator], str]  # (the unwrapped env, its info, its RNG) -> a move

@@ -27,8 +27,9 @@ import gymnasium as gym
 import numpy as np
 
 import aitp_gym  # noqa: F401  (registers SR-v0)
+from aitp_gym.envs.sr import theorem_ids
 from aitp_gym.optional import require
-from aitp_gym.wrappers import DiscreteTacticWrapper, TheoremSubset, sr_theorem_ids
+from aitp_gym.wrappers import DiscreteTacticWrapper, TheoremSubset
 
 
 @dataclass
@@ -76,9 +77,9 @@ def proof_rate(env: DiscreteTacticWrapper, theorem_ids: Sequence[str],
 def pick_theorems(settings: Settings) -> tuple[list[str], list[str]]:
     """A seeded sample of difficulty-1 train theorems to learn, and unseen difficulty-1/2 ones to report on."""
     rng = np.random.default_rng(settings.seed)
-    easy = sr_theorem_ids("train", (1,))
+    easy = theorem_ids("train", (1,))
     learn = [easy[i] for i in sorted(rng.choice(len(easy), settings.theorems, replace=False))]
-    unseen = [t for t in sr_theorem_ids("train", (1, 2)) if t not in set(learn)]
+    unseen = [t for t in theorem_ids("train", (1, 2)) if t not in set(learn)]
     held_out = [unseen[i] for i in sorted(rng.choice(len(unseen), settings.held_out, replace=False))]
     return learn, held_out
 

@@ -1,4 +1,4 @@
-"""The conjecturer-prover game on SR-v0 (``aitp_gym.adversarial``): PettingZoo's API tests, the rules with scripted
+"""The conjecturer-prover game on SR-v0 (``aitp_gym.envs.sr.game``): PettingZoo's API tests, the rules with scripted
 agents, bad input, seeding, legal moves and action masks (PettingZoo's documented random loop plays legal moves
 only), the Parallel variant (and why ``aec_to_parallel`` refuses the AEC game), and the example script."""
 
@@ -19,7 +19,9 @@ pytest.importorskip("pettingzoo")
 from pettingzoo.test import api_test, parallel_api_test  # noqa: E402
 from pettingzoo.utils.conversions import aec_to_parallel  # noqa: E402
 
-from aitp_gym.adversarial import (  # noqa: E402
+from aitp_gym.envs.sr import expr as E  # noqa: E402
+from aitp_gym.envs.sr.backend import DEFAULT_POINTS, SRBackend, TacticError, apply_rule  # noqa: E402
+from aitp_gym.envs.sr.game import (  # noqa: E402
     CONJECTURER,
     PROVER,
     SUBMIT,
@@ -34,8 +36,6 @@ from aitp_gym.adversarial import (  # noqa: E402
     raw_env,
     rule_candidates,
 )
-from aitp_gym.envs.sr import expr as E  # noqa: E402
-from aitp_gym.envs.sr.backend import DEFAULT_POINTS, SRBackend, TacticError, apply_rule  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "pettingzoo_sr_game.py"
@@ -526,9 +526,24 @@ def test_parallel_missing_action_of_the_agent_to_move_is_an_error_step():
 
 
 def test_module_docstring_example():
-    import aitp_gym.adversarial
+    import aitp_gym.envs.sr.game
 
-    assert doctest.testmod(aitp_gym.adversarial).failed == 0
+    assert doctest.testmod(aitp_gym.envs.sr.game).failed == 0
+
+
+def test_old_import_path_still_works():
+    """The game moved from ``aitp_gym.adversarial`` to ``aitp_gym.envs.sr.game``; the README's imports still work."""
+    import aitp_gym.adversarial
+    import aitp_gym.envs.sr.game
+    from aitp_gym.adversarial import env as old_env
+    from aitp_gym.adversarial import parallel_env as old_parallel_env
+
+    assert old_env is env and old_parallel_env is parallel_env
+    assert "moved" in aitp_gym.adversarial.__doc__.lower()
+    assert {"env", "parallel_env", "raw_env", "ConjectureGame", "CONJECTURER", "PROVER", "SUBMIT",
+            "conjecture_problem"} <= set(aitp_gym.adversarial.__all__)
+    for name in aitp_gym.adversarial.__all__:
+        assert getattr(aitp_gym.adversarial, name) is getattr(aitp_gym.envs.sr.game, name)
 
 
 def test_render():

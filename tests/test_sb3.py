@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 
 import aitp_gym  # noqa: F401
+from aitp_gym.envs.holist.tactics import atomic_tactics
+from aitp_gym.envs.sr import theorem_ids
 from aitp_gym.policy import UniformPolicy
 from aitp_gym.wrappers import (
     DiscreteTacticWrapper,
@@ -21,8 +23,6 @@ from aitp_gym.wrappers import (
     HashingFeaturiser,
     PotentialShaping,
     TheoremSubset,
-    holist_atomic_tactics,
-    sr_theorem_ids,
 )
 
 pytest.importorskip("stable_baselines3")
@@ -125,7 +125,7 @@ def test_featuriser_is_deterministic_normalised_and_across_processes():
 
 def test_seeded_resets_and_rollouts_are_reproducible():
     def rollout(seed):
-        env = DiscreteTacticWrapper(TheoremSubset(gym.make("SR-v0"), sr_theorem_ids("train", (1, 2))))
+        env = DiscreteTacticWrapper(TheoremSubset(gym.make("SR-v0"), theorem_ids("train", (1, 2))))
         obs, info = env.reset(seed=seed)
         trace = [info["theorem_id"], obs.tobytes()]
         for _ in range(6):
@@ -181,10 +181,29 @@ def test_custom_encoder_and_bad_arguments():
 def test_holist_vocabulary_parses_against_the_grammar():
     from aitp_gym.envs.holist.grammar import parse_tactic
 
-    vocabulary = holist_atomic_tactics()
+    vocabulary = atomic_tactics()
     assert "ARITH_TAC" in vocabulary and "REWRITE_TAC []" in vocabulary and len(set(vocabulary)) == len(vocabulary)
     for tactic in vocabulary:
         parse_tactic(tactic)
+
+
+def test_wrappers_name_no_env_but_keep_the_moved_helpers_importable():
+    """``aitp_gym.wrappers`` imports no env; ``sr_theorem_ids`` and ``holist_atomic_tactics`` (now in their envs'
+    packages) still import from it, lazily, as the README shows."""
+    code = ("import sys, aitp_gym.wrappers; "
+            "print(sorted(m for m in sys.modules if m.startswith('aitp_gym.envs')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]", out
+    source = (Path(__file__).resolve().parents[1] / "aitp_gym" / "wrappers.py").read_text()
+    assert "def sr_theorem_ids" not in source and "def holist_atomic_tactics" not in source
+
+    from aitp_gym import wrappers
+    from aitp_gym.wrappers import holist_atomic_tactics, sr_theorem_ids
+
+    assert sr_theorem_ids is theorem_ids and holist_atomic_tactics is atomic_tactics
+    assert {"sr_theorem_ids", "holist_atomic_tactics"} <= set(dir(wrappers))
+    with pytest.raises(AttributeError, match="no attribute 'sr_theorem'"):
+        wrappers.sr_theorem  # noqa: B018
 
 
 def test_potential_shaping_keeps_the_proof_reward_in_info():

@@ -72,6 +72,14 @@ def split_theorems(split: str) -> Sequence[Theorem]:
     return shared(split)
 
 
+def theorem_ids(split: str = "train", difficulties: Sequence[int] = (1, 2)) -> list[str]:
+    """The ids of the theorems of ``split`` with the given difficulties (number of operators), in split order:
+    a curriculum for ``aitp_gym.wrappers.TheoremSubset`` or a held-out list (``aitp_gym.wrappers.sr_theorem_ids``
+    is this function)."""
+    wanted = set(difficulties)
+    return [t.id for t in split_theorems(split) if t.data.get("difficulty") in wanted]
+
+
 @dataclass(frozen=True)
 class SRState:
     expr: E.Expr
@@ -155,7 +163,12 @@ class SRBackend:
 
 def candidate_tactics_for(expr: E.Expr) -> list[str]:
     """SR-v0's enumerated tactics for an expression: every rule at every position, with the default
-    substitutions for A and B (``init`` only on a constant 0)."""
+    substitutions for A and B (``init`` only on a constant 0).
+
+    The order is fixed, positions in prefix order: 4 ``init`` tactics on ``0``, else 29 per node (13 unary
+    rules, then 4 binary rules with B in x, 1, 2, 3). So the ``i``-th tactic means the same rule at the same
+    position whatever the target, and ``DiscreteTacticWrapper``'s default 64 slots hold every tactic of an
+    expression of up to 2 nodes (a bigger one loses those at its last positions)."""
     out: list[str] = []
     for pos, sub in enumerate(E.subexpressions(expr)):
         if sub == E.ZERO:
