@@ -3,19 +3,18 @@ value head. It implements the ``Critic`` interface, batched."""
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from aitp_gym.agents.models import read_model_file, write_model_file
 from aitp_gym.agents.seq2seq import byte_tokenizer, tiny_t5_config, torch, transformers
 from aitp_gym.agents.text import goal_view as goal_view_fn
 from aitp_gym.agents.text import model_input
 from aitp_gym.tree import Goal
 
 HEAD_FILE = "value_head.pt"
-SETTINGS_FILE = "aitp_critic.json"
 
 
 class ValueModel(torch.nn.Module):
@@ -55,14 +54,19 @@ class ValueCritic:
         encoder = transformers.T5EncoderModel(tiny_t5_config(len(tokenizer), **config))
         return cls(ValueModel(encoder), tokenizer, goal_view=goal_view)
 
+    @classmethod
+    def fresh(cls, goal_view: str = "full", **_: Any) -> ValueCritic:
+        """A fresh tiny critic for the models registry."""
+        return cls.tiny(goal_view=goal_view)
+
     def save_pretrained(self, path: str | os.PathLike[str]) -> None:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         self.model.encoder.save_pretrained(path)
         self.tokenizer.save_pretrained(path)
         torch.save(self.model.head.state_dict(), path / HEAD_FILE)
-        (path / SETTINGS_FILE).write_text(json.dumps({"max_goal_bytes": self.max_goal_bytes,
-                                                      "batch_size": self.batch_size, "goal_view": self.goal_view}))
+        write_model_file(path, self.name, {"max_goal_bytes": self.max_goal_bytes, "batch_size": self.batch_size,
+                                           "goal_view": self.goal_view})
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike[str], device: str = "cpu") -> ValueCritic:
@@ -72,7 +76,7 @@ class ValueCritic:
                                     "ValueCritic.save_pretrained")
         model = ValueModel(transformers.T5EncoderModel.from_pretrained(str(path)))
         model.head.load_state_dict(torch.load(path / HEAD_FILE, map_location="cpu", weights_only=True))
-        settings = json.loads((path / SETTINGS_FILE).read_text()) if (path / SETTINGS_FILE).is_file() else {}
+        settings = (read_model_file(path) or {"settings": {}})["settings"]
         return cls(model, transformers.AutoTokenizer.from_pretrained(str(path)), device=device, **settings)
 
     def encode(self, goals: Sequence[Goal | str]) -> Any:

@@ -63,6 +63,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aitp_gym.agents.models import MODEL_FILE, read_model_file, write_model_file
 from aitp_gym.agents.text import truncate_goal
 from aitp_gym.envs.holist.backend import HOLGoal, goal_text
 from aitp_gym.envs.holist.database import SHIPPED_DIR, TheoremDatabase, load_database
@@ -72,7 +73,6 @@ from aitp_gym.tree import Goal
 
 torch = require("torch", "the HOList tactic-and-premise model")
 
-SETTINGS_FILE = "aitp_holist_model.json"
 WEIGHTS_FILE = "holist_model.pt"
 ENCODERS = ("bag", "t5")
 EMITTABLE = frozenset({(), (THM,), (THMS,), (INT,), (LABEL, THM)})
@@ -293,13 +293,16 @@ class HOListPolicy:
         torch.manual_seed(seed)
         return cls(HOListNet(s), s, database, device)
 
+    @classmethod
+    def fresh(cls, num_candidates: int = 8, **_: Any) -> HOListPolicy:
+        """A fresh model for the models registry."""
+        return cls.tiny(num_candidates=num_candidates)
+
     def save_pretrained(self, path: str | os.PathLike[str]) -> None:
-        """Write the settings (JSON) and the weights (a torch state dict) to the folder ``path``."""
+        """Write the settings (``aitp_model.json``) and the weights (a torch state dict) to the folder ``path``."""
         path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        meta = {"settings": dataclasses.asdict(self.settings), "database_version": self.database.version,
-                "database_size": len(self.database.entries)}
-        (path / SETTINGS_FILE).write_text(json.dumps(meta, indent=1))
+        write_model_file(path, "holist", dataclasses.asdict(self.settings), database_version=self.database.version,
+                         database_size=len(self.database.entries))
         torch.save(self.net.state_dict(), path / WEIGHTS_FILE)
 
     @classmethod
@@ -308,10 +311,10 @@ class HOListPolicy:
         """Load a folder written by :meth:`save_pretrained`; ``overrides`` change decoding settings such as
         ``num_candidates`` or ``premises_per_list``."""
         path = Path(path)
-        if not (path / SETTINGS_FILE).is_file() or not (path / WEIGHTS_FILE).is_file():
-            raise FileNotFoundError(f"{path} is not a HOList model checkpoint (needs {SETTINGS_FILE} and "
+        meta = read_model_file(path)
+        if meta is None or meta["kind"] != "holist" or not (path / WEIGHTS_FILE).is_file():
+            raise FileNotFoundError(f"{path} is not a HOList model checkpoint (needs {MODEL_FILE} of kind holist and "
                                     f"{WEIGHTS_FILE}); save one with HOListPolicy.save_pretrained")
-        meta = json.loads((path / SETTINGS_FILE).read_text())
         settings = HOListModelSettings(**{**meta["settings"], **overrides})
         net = HOListNet(settings)
         net.load_state_dict(torch.load(path / WEIGHTS_FILE, map_location="cpu", weights_only=True))

@@ -21,7 +21,6 @@ featuriser that can rebuild the candidate set from a goal's text (``sr`` can).
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import re
 import zlib
@@ -32,12 +31,12 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from aitp_gym.agents.models import MODEL_FILE, read_model_file, write_model_file
 from aitp_gym.optional import require
 from aitp_gym.tree import Goal
 
 torch = require("torch", "the ranker policy")
 
-SETTINGS_FILE = "aitp_ranker.json"
 WEIGHTS_FILE = "ranker_weights.pt"
 _MIX = 1_000_003
 
@@ -127,19 +126,23 @@ class RankerPolicy:
         return cls(RankerSettings(featuriser=featuriser, **settings))
 
     @classmethod
+    def fresh(cls, num_candidates: int = 8, goal_view: str = "full", **_: Any) -> RankerPolicy:
+        """A fresh ranker for the models registry: SR-v0's featuriser under the ``sr`` goal view, else the text one."""
+        return cls.tiny(featuriser="sr" if goal_view == "sr" else "text", num_candidates=num_candidates)
+
+    @classmethod
     def from_pretrained(cls, path: str | os.PathLike[str], **settings: Any) -> RankerPolicy:
         path = Path(path)
-        if not (path / SETTINGS_FILE).is_file():
-            raise FileNotFoundError(f"{path} is not a ranker checkpoint (no {SETTINGS_FILE})")
-        saved = json.loads((path / SETTINGS_FILE).read_text())
+        saved = read_model_file(path)
+        if saved is None or saved["kind"] != cls.name:
+            raise FileNotFoundError(f"{path} is not a ranker checkpoint (no {MODEL_FILE} of kind ranker)")
         weights = torch.load(path / WEIGHTS_FILE, map_location="cpu", weights_only=True)
-        return cls(RankerSettings(**{**saved, **settings}), weights)
+        return cls(RankerSettings(**{**saved["settings"], **settings}), weights)
 
     def save_pretrained(self, path: str | os.PathLike[str]) -> None:
         path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
+        write_model_file(path, self.name, dataclasses.asdict(self.settings))
         torch.save(self.weights.detach().clone(), path / WEIGHTS_FILE)
-        (path / SETTINGS_FILE).write_text(json.dumps(dataclasses.asdict(self.settings), indent=1))
 
     def bind_backend(self, backend: Any) -> None:
         """Take candidates from ``backend.candidate_tactics`` (the loop and ``aitp prove`` call this)."""

@@ -11,14 +11,16 @@ Goals longer than ``max_goal_bytes`` keep their head and tail (see :mod:`aitp_gy
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import dataclasses
-import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aitp_gym.agents.models import read_model_file, write_model_file
 from aitp_gym.agents.text import goal_view, model_input
 from aitp_gym.optional import require
 from aitp_gym.tree import Goal
@@ -26,7 +28,7 @@ from aitp_gym.tree import Goal
 torch = require("torch", "the seq2seq tactic policy")
 transformers = require("transformers", "the seq2seq tactic policy")
 
-SETTINGS_FILE = "aitp_policy.json"
+HEADS_FILE = "ilql_heads.pt"
 METHODS = ("beam", "sample", "rank")
 
 
@@ -50,6 +52,8 @@ class GenerationSettings:
     """Longest tactic generated, in bytes."""
     batch_size: int = 32
     """Goals per forward pass; a planner's batch of goals is split into chunks of this size."""
+    ilql_beta: float = 4.0
+    """With ILQL heads (trained by the ILQL learner): decode with logits + β · (min Q − V); 0 turns them off."""
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -93,6 +97,10 @@ class Seq2SeqPolicy:
         self.device = device
         self.model.eval()
         self._enumerate: Any = None
+        self.ilql_heads: ILQLHeads | None = None
+        """Q and V heads on the decoder, trained by the ILQL learner; when set (and ``settings.ilql_beta`` > 0),
+        :meth:`propose` decodes with advantage-perturbed logits."""
+        self._beta: float | None = None  # set by perturbed()
 
     def bind_backend(self, backend: Any) -> None:
         """Use ``backend.candidate_tactics`` as the candidate set of ``method="rank"`` (a no-op for backends that
@@ -110,29 +118,38 @@ class Seq2SeqPolicy:
         return cls(model, tokenizer, settings)
 
     @classmethod
+    def fresh(cls, num_candidates: int = 8, goal_view: str = "full", **_: Any) -> Seq2SeqPolicy:
+        """A fresh tiny model for the models registry."""
+        return cls.tiny(settings=GenerationSettings(num_candidates=num_candidates, goal_view=goal_view))
+
+    @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike[str], device: str = "cpu",
                         **settings: Any) -> Seq2SeqPolicy:
-        """Load a checkpoint: a folder written by :meth:`save_pretrained`, or any seq2seq checkpoint that
-        ``transformers`` can load (a local folder or, with hub access, a hub name). ``settings`` override the
-        saved :class:`GenerationSettings`."""
+        """Load a checkpoint: a folder written by :meth:`save_pretrained` (with its ILQL heads, if it has any), or
+        any seq2seq checkpoint that ``transformers`` can load (a local folder or, with hub access, a hub name).
+        ``settings`` override the saved :class:`GenerationSettings`."""
         path = Path(name_or_path)
-        saved: dict[str, Any] = {}
-        if (path / SETTINGS_FILE).is_file():
-            saved = json.loads((path / SETTINGS_FILE).read_text())
+        saved = read_model_file(path) or {"settings": {}}
         model = transformers.AutoModelForSeq2SeqLM.from_pretrained(str(name_or_path))
         try:
             tokenizer = transformers.AutoTokenizer.from_pretrained(str(name_or_path))
         except (OSError, ValueError):  # a bare model folder: our models use the byte tokenizer
             tokenizer = byte_tokenizer()
-        return cls(model, tokenizer, GenerationSettings(**{**saved, **settings}), device)
+        policy = cls(model, tokenizer, GenerationSettings(**{**saved["settings"], **settings}), device)
+        if (path / HEADS_FILE).is_file():
+            policy.ilql_heads = ILQLHeads.for_policy(policy)
+            policy.ilql_heads.load_state_dict(torch.load(path / HEADS_FILE, map_location=device, weights_only=True))
+        return policy
 
     def save_pretrained(self, path: str | os.PathLike[str]) -> None:
-        """Write model, tokenizer and generation settings to ``path`` (a folder)."""
+        """Write model, tokenizer, generation settings and ILQL heads (if any) to ``path`` (a folder)."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         self.model.save_pretrained(path)
         self.tokenizer.save_pretrained(path)
-        (path / SETTINGS_FILE).write_text(json.dumps(dataclasses.asdict(self.settings), indent=1))
+        write_model_file(path, self.name, dataclasses.asdict(self.settings))
+        if self.ilql_heads is not None:
+            torch.save(self.ilql_heads.state_dict(), path / HEADS_FILE)
 
     # ------------------------------------------------------------------ tensors
     def encode_goals(self, goals: Sequence[Goal | str]) -> Any:
@@ -169,14 +186,40 @@ class Seq2SeqPolicy:
     @torch.no_grad()
     def propose(self, goals: Sequence[Goal | str], k: int | None = None) -> list[list[tuple[str, float]]]:
         k = k or self.settings.num_candidates
-        if self.settings.method == "rank":
-            return self._rank(goals, k)
-        texts = _texts(goals)
-        out: list[list[tuple[str, float]]] = []
-        step = self.settings.batch_size
-        for i in range(0, len(texts), step):
-            out.extend(self._generate(texts[i:i + step], k))
-        return out
+        with self._ilql_logits():
+            if self.settings.method == "rank":
+                return self._rank(goals, k)
+            texts = _texts(goals)
+            out: list[list[tuple[str, float]]] = []
+            step = self.settings.batch_size
+            for i in range(0, len(texts), step):
+                out.extend(self._generate(texts[i:i + step], k))
+            return out
+
+    @contextlib.contextmanager
+    def perturbed(self, beta: float) -> Iterator[Seq2SeqPolicy]:
+        """Within the block, :meth:`propose` uses β = ``beta`` instead of ``settings.ilql_beta`` (0: the plain
+        policy, without its ILQL heads)."""
+        previous, self._beta = self._beta, beta
+        try:
+            yield self
+        finally:
+            self._beta = previous
+
+    @contextlib.contextmanager
+    def _ilql_logits(self) -> Iterator[None]:
+        """With ILQL heads and β > 0: the model's logits are logits + β · (min Q − V) within the block, by swapping
+        the lm head, so that ``generate`` (beam search, sampling) and scoring run unchanged."""
+        beta = self.settings.ilql_beta if self._beta is None else self._beta
+        original = self.model.get_output_embeddings()
+        if self.ilql_heads is None or beta == 0 or isinstance(original, _PerturbedHead):
+            yield
+            return
+        self.model.set_output_embeddings(_PerturbedHead(original, self.ilql_heads, beta))
+        try:
+            yield
+        finally:
+            self.model.set_output_embeddings(original)
 
     def _rank(self, goals: Sequence[Goal | str], k: int) -> list[list[tuple[str, float]]]:
         if self._enumerate is None:
@@ -274,3 +317,51 @@ class Seq2SeqPolicy:
                     best[tactic] = float(score)
             out.append(sorted(best.items(), key=lambda kv: -kv[1]))
         return out
+
+
+class ILQLHeads(torch.nn.Module):
+    """ILQL's heads on the decoder's hidden states (see ``learners/ilql.py``): Q1, Q2 over the vocabulary, their
+    Polyak-averaged targets, and V. They belong to the policy (``policy.ilql_heads``): saved in its checkpoint,
+    loaded with it, and used by :meth:`Seq2SeqPolicy.propose`."""
+
+    def __init__(self, hidden: int, vocab: int) -> None:
+        super().__init__()
+        nn = torch.nn
+        self.q1, self.q2 = nn.Linear(hidden, vocab), nn.Linear(hidden, vocab)
+        self.v = nn.Linear(hidden, 1)
+        self.target_q1, self.target_q2 = copy.deepcopy(self.q1), copy.deepcopy(self.q2)
+        for p in [*self.target_q1.parameters(), *self.target_q2.parameters()]:
+            p.requires_grad_(False)
+
+    @classmethod
+    def for_policy(cls, policy: Seq2SeqPolicy) -> ILQLHeads:
+        lm = policy.model.get_output_embeddings()
+        return cls(lm.in_features, lm.out_features).to(policy.device)
+
+    @torch.no_grad()
+    def polyak_update(self, rate: float) -> None:
+        for target, online in ((self.target_q1, self.q1), (self.target_q2, self.q2)):
+            for t, o in zip(target.parameters(), online.parameters(), strict=True):
+                t.mul_(1 - rate).add_(o, alpha=rate)
+
+    def advantage(self, h: Any) -> Any:
+        """min_i Q_i(h) − V(h), per vocabulary entry."""
+        return torch.minimum(self.q1(h), self.q2(h)) - self.v(h)
+
+
+class _PerturbedHead(torch.nn.Module):
+    def __init__(self, lm_head: Any, heads: ILQLHeads, beta: float) -> None:
+        super().__init__()
+        self.lm_head, self.heads, self.beta = lm_head, heads, beta
+        self.weight = lm_head.weight  # what generation utilities may look at
+
+    @property
+    def in_features(self) -> int:
+        return self.lm_head.in_features
+
+    @property
+    def out_features(self) -> int:
+        return self.lm_head.out_features
+
+    def forward(self, h: Any) -> Any:
+        return self.lm_head(h) + self.beta * self.heads.advantage(h)

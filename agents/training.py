@@ -149,7 +149,9 @@ class TrainResult:
 def batches(examples: Sequence[Any], batch_size: int, seed: int) -> Iterable[list[Any]]:
     """Endless seeded reshuffles of ``examples``, cut into batches (the last one of a pass may be short)."""
     if not examples:
-        raise ValueError("no training examples: the buffer is empty")
+        from aitp_gym.agents.learners import NoExamples
+
+        raise NoExamples("no training examples: the buffer is empty")
     rng = random.Random(seed)
     order = list(range(len(examples)))
     while True:

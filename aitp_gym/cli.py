@@ -312,21 +312,9 @@ def planner_overrides(planner: str, assignments: Sequence[str]) -> dict[str, Any
 
 def make_policy(spec: str) -> Any:
     """None for ``uniform`` (the planner's model-free default), else the policy saved in a checkpoint folder (a
-    ranker, seq2seq or HOList model, as ``aitp loop`` writes them in ``rounds/<r>/policy``)."""
-    if spec == "uniform":
-        return None
-    from aitp_gym.loop import checkpoint_problem, load_policy
-
-    path = Path(spec)
-    problem = checkpoint_problem(spec)
-    if problem is not None:
-        raise UsageError(f"--policy {spec}: not 'uniform' and not a checkpoint folder (e.g. "
-                         f"runs/sr_demo/rounds/003/policy): {problem}")
-
-    try:
-        return load_policy(str(path), num_candidates=None)  # decoding settings as saved with the checkpoint
-    except (OSError, ValueError) as e:
-        raise UsageError(f"--policy {spec}: cannot load a policy from it: {e}") from None
+    ranker, seq2seq or HOList model, as ``aitp loop`` writes them in ``rounds/<r>/policy``), with the decoding
+    settings it was saved with."""
+    return _load_model(spec, "policy", "--policy", "runs/sr_demo/rounds/003/policy")
 
 
 def make_critic(name: str, backend: Any) -> Any:
@@ -338,16 +326,23 @@ def make_critic(name: str, backend: Any) -> Any:
         return default_critic(backend)
     if name == "constant":
         return ConstantCritic()
-    from aitp_gym.loop import checkpoint_problem, load_critic
+    return _load_model(name, "critic", "--critic", "runs/sr_seq2seq/rounds/001/critic")
 
-    problem = checkpoint_problem(name)
+
+def _load_model(spec: str, role: str, option: str, example: str) -> Any:
+    from aitp_gym.agents.models import MODEL_FREE, checkpoint_problem, make_model
+
+    if spec == MODEL_FREE[role]:
+        return None
+    problem = checkpoint_problem(spec, role)
     if problem is not None:
-        raise UsageError(f"--critic {name}: not auto, constant or a critic checkpoint folder (e.g. "
-                         f"runs/sr_seq2seq/rounds/001/critic): {problem}")
+        keywords = "'uniform'" if role == "policy" else "auto, constant"
+        raise UsageError(f"{option} {spec}: not {keywords} and not a {role} checkpoint folder (e.g. {example}): "
+                         f"{problem}")
     try:
-        return load_critic(name)
+        return make_model(spec, role, num_candidates=None)
     except (OSError, ValueError) as e:
-        raise UsageError(f"--critic {name}: cannot load a critic from it: {e}") from None
+        raise UsageError(f"{option} {spec}: cannot load a {role} from it: {e}") from None
 
 
 def read_theorem_ids(path: str) -> list[str]:

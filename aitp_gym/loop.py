@@ -35,9 +35,6 @@ from typing import Any
 from aitp_gym.optional import require
 from aitp_gym.trace import atomic_write_text, iter_traces
 
-HOLIST_SETTINGS_FILE = "aitp_holist_model.json"  # agents.holist_model.SETTINGS_FILE, without importing torch
-RANKER_SETTINGS_FILE = "aitp_ranker.json"  # agents.ranker.SETTINGS_FILE
-
 # ---------------------------------------------------------------------------------------------- configuration
 
 
@@ -129,22 +126,15 @@ class LoopConfig:
         _at_least(self.learn, "learn.", steps=0, batch_size=1, window=1)
         if self.learn.lr is not None and not self.learn.lr > 0:
             raise ValueError(f"learn.lr must be more than 0 (or null: each learner's default), not {self.learn.lr}")
-        bad = set(self.learn.learners) - {*_LEARNERS_OF["policy"], *_LEARNERS_OF["critic"]}
+        from aitp_gym.agents.learners import LEARNERS
+
+        bad = [n for n in self.learn.learners if n not in LEARNERS]
         if bad:
-            raise ValueError(f"unknown learners {sorted(bad)}: choose from seq2seq, dpo, ilql, ranker, premise, "
-                             "critic")
-        policy_learners = set(self.learn.learners) & set(_LEARNERS_OF["policy"])
-        if self.model.policy == "uniform" and policy_learners:
-            raise ValueError("policy learners need a model policy: set model.policy to ranker, seq2seq, holist or "
-                             "a checkpoint")
-        if self.model.policy == "holist" and policy_learners - {"premise"}:
-            raise ValueError("the HOList model trains with the premise learner only")
-        if self.model.policy == "ranker" and policy_learners - {"ranker"}:
-            raise ValueError("the ranker policy trains with the ranker learner only")
-        if self.model.policy == "seq2seq" and "premise" in policy_learners:
-            raise ValueError("the premise learner trains the HOList model: set model.policy to holist")
-        if self.model.policy == "seq2seq" and "ranker" in policy_learners:
-            raise ValueError("the ranker learner trains the ranker policy: set model.policy to ranker")
+            raise ValueError(f"learn.learners: unknown learner(s) {', '.join(map(str, bad))}; choose from "
+                             f"{', '.join(LEARNERS)}")
+        for role in ("policy", "critic"):
+            _check_pairs(role, getattr(self.model, role),
+                         [n for n in self.learn.learners if LEARNERS[n].trains == role])
         from aitp_gym.agents.text import GOAL_VIEWS
 
         if self.model.goal_view != "auto" and self.model.goal_view not in GOAL_VIEWS:
@@ -158,20 +148,25 @@ def _at_least(section: Any, where: str, **minimum: int) -> None:
             raise ValueError(f"{where}{name} must be {low} or more, not {getattr(section, name)}")
 
 
-MODEL_KEYWORDS = {"policy": ("uniform", "ranker", "seq2seq", "holist"), "critic": ("default", "value")}
-_CHECKPOINT_FILES = (RANKER_SETTINGS_FILE, HOLIST_SETTINGS_FILE, "config.json", "value_head.pt")
+def _check_pairs(role: str, spec: str, learners: list[str]) -> None:
+    """The learners that train the ``role`` model can train its kind (read from ``aitp_gym.agents.models``)."""
+    from aitp_gym.agents.models import MODEL_FREE, model_kind, registry
 
-
-def checkpoint_problem(spec: str) -> str | None:
-    """Why ``spec`` is not a model checkpoint folder (None if it looks like one): cheap, so a typo fails at once
-    instead of after a slow load (transformers would try the hub for a name that is not a folder)."""
-    path = Path(spec)
-    if not path.is_dir():
-        return f"{spec}: no such checkpoint folder"
-    if not any((path / name).is_file() for name in _CHECKPOINT_FILES):
-        return (f"{spec}: not a checkpoint folder (none of {', '.join(_CHECKPOINT_FILES)}; the loop writes them in "
-                "rounds/<r>/policy and rounds/<r>/critic)")
-    return None
+    if not learners:
+        return
+    pairs = "; ".join(f"{k.name}: {', '.join(k.learners)}" for k in registry(role).values())
+    try:
+        kind = model_kind(spec, role)
+    except ValueError:
+        return  # check_before_work says what is wrong with the spec
+    if kind is None:
+        raise ValueError(f"learn.learners {', '.join(learners)} train the {role}, but model.{role} is "
+                         f"{MODEL_FREE[role]} (model-free): set model.{role} to a model ({pairs})")
+    wrong = [n for n in learners if n not in kind.learners]
+    if wrong:
+        plural = {"policy": "policies", "critic": "critics"}[role]
+        raise ValueError(f"learn.learners: {', '.join(wrong)} cannot train a {kind.name} {role}; the {plural} and "
+                         f"their learners are {pairs}")
 
 
 def check_before_work(config: LoopConfig) -> None:
@@ -208,13 +203,13 @@ def check_before_work(config: LoopConfig) -> None:
             budgets = ("max_expansions", "train_max_expansions", "time_limit", "tactics_per_expansion")
             raise ValueError(f"prove.{message}" if message.startswith(budgets)
                              else f"prove.planner_settings: {message}") from None
-    for kind in ("policy", "critic"):
-        spec = getattr(config.model, kind)
-        if spec not in MODEL_KEYWORDS[kind]:
-            problem = checkpoint_problem(spec)
-            if problem is not None:
-                raise ValueError(f"model.{kind}: {spec!r} is neither {' nor '.join(MODEL_KEYWORDS[kind])} nor a "
-                                 f"checkpoint folder ({problem})")
+    from aitp_gym.agents.models import model_kind
+
+    for role in ("policy", "critic"):
+        try:
+            model_kind(getattr(config.model, role), role)
+        except ValueError as e:
+            raise ValueError(f"model.{role}: {e}") from None
     # the theorem counts, against the env's splits (listing them starts no prover)
     env = gym.make(config.env, split="valid")
     try:
@@ -338,39 +333,19 @@ def _torch_threads(n: int) -> None:
 
 
 def load_policy(spec: str, num_candidates: int | None = 8, goal_view: str = "full") -> Any:
-    """None for the model-free policy; a ``RankerPolicy`` for ``ranker`` (fresh, with SR-v0's featuriser under the
-    ``sr`` view, else the text one) or a ranker checkpoint; a ``HOListPolicy`` for ``holist`` (fresh) or a HOList
-    checkpoint folder; else a ``Seq2SeqPolicy`` (a fresh tiny one reading ``goal_view``, or a checkpoint, which
-    keeps its own view). ``num_candidates=None`` keeps a checkpoint's own (8 for a fresh model)."""
-    if spec == "uniform":
-        return None
-    fresh = num_candidates or 8
-    override = {} if num_candidates is None else {"num_candidates": num_candidates}
-    if spec == "ranker" or (Path(spec) / RANKER_SETTINGS_FILE).is_file():
-        from aitp_gym.agents.ranker import RankerPolicy
+    """None for ``uniform`` (the model-free policy); a fresh model for a kind's name in ``POLICIES``
+    (``ranker``, ``seq2seq``, ``holist``, reading ``goal_view``); else a checkpoint folder, with its own goal view and,
+    unless ``num_candidates`` is None, that many candidates per goal."""
+    from aitp_gym.agents.models import make_model
 
-        if spec == "ranker":
-            return RankerPolicy.tiny(featuriser="sr" if goal_view == "sr" else "text", num_candidates=fresh)
-        return RankerPolicy.from_pretrained(spec, **override)
-    if spec == "holist" or (Path(spec) / HOLIST_SETTINGS_FILE).is_file():
-        from aitp_gym.agents.holist_model import HOListPolicy
-
-        if spec == "holist":
-            return HOListPolicy.tiny(num_candidates=fresh)
-        return HOListPolicy.from_pretrained(spec, **override)
-    from aitp_gym.agents.seq2seq import GenerationSettings, Seq2SeqPolicy
-
-    if spec == "seq2seq":
-        return Seq2SeqPolicy.tiny(settings=GenerationSettings(num_candidates=fresh, goal_view=goal_view))
-    return Seq2SeqPolicy.from_pretrained(spec, **override)
+    return make_model(spec, "policy", num_candidates=num_candidates, goal_view=goal_view)
 
 
 def load_critic(spec: str, goal_view: str = "full") -> Any:
-    if spec == "default":
-        return None
-    from aitp_gym.agents.critic import ValueCritic
+    """None for ``default`` (the env's model-free critic); a fresh ``value`` critic; else a checkpoint folder."""
+    from aitp_gym.agents.models import make_model
 
-    return ValueCritic.tiny(goal_view=goal_view) if spec == "value" else ValueCritic.from_pretrained(spec)
+    return make_model(spec, "critic", goal_view=goal_view)
 
 
 def resolve_goal_view(config: LoopConfig) -> str:
@@ -600,57 +575,25 @@ class Loop:
         return self._ray
 
     def _train(self, r: int, rdir: Path, policy: Any, critic: Any) -> dict[str, Any]:
+        """Every configured learner, in order, on buffers of this round's traces and the window before it."""
         from aitp_gym.agents import buffers as B
+        from aitp_gym.agents.learners import LEARNERS, NoExamples
 
         c = self.config
         windows = [self.round_dir(q) / "train" for q in range(max(1, r - c.learn.window + 1), r)] + [rdir / "train"]
         buffers, stats = B.build_all(rec for d in windows if d.exists() for rec in iter_traces(d))
         losses: dict[str, float] = {}
-        step_offset = self._loss_offset(r)
         common = dict(steps=c.learn.steps, batch_size=c.learn.batch_size, seed=c.seed + r,
                       **({} if c.learn.lr is None else {"lr": c.learn.lr}))
         for name in c.learn.learners:
-            data = buffers["critic" if name == "critic" else "seq2seq" if name in ("premise", "ranker") else name]
-            if not data:
-                self.log(f"round {r}: no {name} examples yet; {name} skipped")
+            learner = LEARNERS[name]
+            model = policy if learner.trains == "policy" else critic
+            try:
+                res = learner.train(model, buffers[learner.buffer], learner.Settings(**common), self._logger(),
+                                    self._loss_offset(r), self.progress)
+            except NoExamples as e:
+                self.log(f"round {r}: {name} skipped: {e}")
                 continue
-            if name == "seq2seq":
-                from aitp_gym.agents.learners.seq2seq import Seq2SeqSettings, train_seq2seq
-
-                res = train_seq2seq(policy, data, Seq2SeqSettings(**common), self._logger(), step_offset,
-                                    progress=self.progress)
-            elif name == "dpo":
-                from aitp_gym.agents.learners.dpo import DPOSettings, train_dpo
-
-                res = train_dpo(policy, data, DPOSettings(**common), self._logger(), step_offset,
-                                progress=self.progress)
-            elif name == "ranker":
-                from aitp_gym.agents.learners.ranker import NoRankingExamples, RankerSettings, train_ranker
-
-                try:
-                    res = train_ranker(policy, data, RankerSettings(**common), self._logger(), step_offset,
-                                       progress=self.progress)
-                except NoRankingExamples as e:
-                    self.log(f"round {r}: {e}; ranker skipped")
-                    continue
-            elif name == "premise":
-                from aitp_gym.agents.learners.premise import PremiseSettings, train_premise
-
-                res = train_premise(policy, data, PremiseSettings(**common), self._logger(), step_offset,
-                                    progress=self.progress)
-            elif name == "ilql":
-                from aitp_gym.agents.learners.ilql import ILQLSettings, train_ilql
-
-                _, res = train_ilql(policy, data, settings=ILQLSettings(**common), logger=self._logger(),
-                                    step_offset=step_offset, progress=self.progress)
-            else:
-                if critic is None:
-                    self.log(f"round {r}: the critic learner needs model.critic: value; skipped")
-                    continue
-                from aitp_gym.agents.learners.critic import CriticSettings, train_critic
-
-                res = train_critic(critic, data, CriticSettings(**common), self._logger(), step_offset,
-                                   progress=self.progress)
             losses[name] = res.final_loss
         (rdir / "buffers.json").write_text(json.dumps({"traces": stats.traces, "proved": stats.proved,
                                                         "counts": stats.counts}))
@@ -692,6 +635,8 @@ class Loop:
         import gymnasium as gym
 
         import aitp_gym  # noqa: F401
+        from aitp_gym.agents.learners import LEARNERS
+        from aitp_gym.agents.models import MODEL_FREE, registry
 
         c = self.config
         _torch_threads(c.torch_threads)
@@ -731,7 +676,8 @@ class Loop:
         view = resolve_goal_view(c)
         policy, critic = load_policy(policy_spec, c.model.num_candidates, view), load_critic(critic_spec, view)
         # a model counts as trained once a round (or pre-training) has trained it, or if it was given as a checkpoint
-        trained = {kind: getattr(c.model, kind) not in MODEL_KEYWORDS[kind] for kind in ("policy", "critic")}
+        trained = {role: getattr(c.model, role) not in (MODEL_FREE[role], *registry(role))
+                   for role in ("policy", "critic")}
         if done:
             trained.update(done[-1].get("trained", {}))
         if (self.run_dir / "tb").is_dir():
@@ -766,7 +712,7 @@ class Loop:
                 row["train"] = _summarise(train_results)
                 row["losses"] = self._train(r, rdir, policy, critic)
                 trained.update({k: True for k in ("policy", "critic")
-                                if any(n in row["losses"] for n in _LEARNERS_OF[k])})
+                                if any(LEARNERS[n].trains == k for n in row["losses"])})
                 self._save_models(rdir, policy, critic)
                 shutil.rmtree(rdir / "start", ignore_errors=True)
             else:
@@ -817,6 +763,8 @@ class Loop:
 
     def _pretrain(self, policy: Any) -> float:
         from aitp_gym.agents.buffers import sr_ground_truth_pairs
+        from aitp_gym.agents.learners import LEARNERS
+        from aitp_gym.agents.models import POLICIES
 
         if self.config.env != "SR-v0":
             raise ValueError("model.pretrain_steps uses SR-v0's generator proofs; set it to 0 for other envs")
@@ -824,14 +772,10 @@ class Loop:
         common = dict(steps=c.model.pretrain_steps, batch_size=c.learn.batch_size, seed=c.seed,
                       **({} if c.learn.lr is None else {"lr": c.learn.lr}))
         pairs = sr_ground_truth_pairs("train")
-        if getattr(policy, "name", "") == "ranker":
-            from aitp_gym.agents.learners.ranker import RankerSettings, train_ranker
-
-            res = train_ranker(policy, pairs, RankerSettings(**common), self._logger(), progress=self.progress)
-        else:
-            from aitp_gym.agents.learners.seq2seq import Seq2SeqSettings, train_seq2seq
-
-            res = train_seq2seq(policy, pairs, Seq2SeqSettings(**common), self._logger(), progress=self.progress)
+        # the policy's own learner of (goal, tactic) pairs: ranker for a ranker, seq2seq for a seq2seq model
+        kind = next(k for k in POLICIES.values() if isinstance(policy, k.model_class()))
+        learner = next(LEARNERS[n] for n in kind.learners if LEARNERS[n].buffer == "seq2seq")
+        res = learner.train(policy, pairs, learner.Settings(**common), self._logger(), 0, self.progress)
         return res.final_loss
 
     @staticmethod
@@ -871,7 +815,6 @@ def _flat(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 ROUND_SCALARS = ("train", "eval", "search", "time")
 """Top-level TensorBoard sections whose scalars are logged once per round (step = round)."""
 
-_LEARNERS_OF = {"policy": ("seq2seq", "dpo", "ilql", "ranker", "premise"), "critic": ("critic",)}
 
 
 def _summarise(results: list[dict[str, Any]]) -> dict[str, Any]:

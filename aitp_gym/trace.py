@@ -523,12 +523,18 @@ def write_traces(path: str | os.PathLike[str], records: Iterable[TraceRecord]) -
 
 
 _SUFFIXES = (".json", ".jsonl", ".json.gz", ".jsonl.gz")
+MODEL_FILE = "aitp_model.json"
+"""The file that says what a model checkpoint folder holds (``aitp_gym.agents.models`` writes and reads it)."""
+CHECKPOINT_FILES = frozenset({
+    MODEL_FILE, "config.json", "generation_config.json", "tokenizer_config.json", "special_tokens_map.json",
+    "added_tokens.json", "tokenizer.json",
+    "aitp_policy.json", "aitp_ranker.json", "aitp_holist_model.json", "aitp_critic.json",  # before aitp_model.json
+})
+"""The JSON files of a model checkpoint folder (``rounds/<r>/policy`` and ``rounds/<r>/critic`` of a loop run)."""
 NOT_TRACES = frozenset({
     "summary.json",  # aitp prove's run summary, beside traces/
     "rounds.jsonl", "buffers.json",  # aitp loop's per-round figures and buffer statistics
-    # model checkpoints in a loop run's rounds/<r>/policy and rounds/<r>/critic
-    "config.json", "generation_config.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
-    "tokenizer.json", "aitp_policy.json", "aitp_ranker.json", "aitp_holist_model.json", "aitp_critic.json",
+    *CHECKPOINT_FILES,
 })
 """File names that ``iter_traces`` skips in a folder: the other JSON files of ``aitp prove`` and ``aitp loop`` run
 folders, so that a whole run folder (``runs/sr_demo``) streams every trace in it."""

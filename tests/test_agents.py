@@ -15,7 +15,7 @@ from aitp_gym.agents import buffers as B  # noqa: E402
 from aitp_gym.agents.critic import ValueCritic  # noqa: E402
 from aitp_gym.agents.learners.critic import CriticSettings, train_critic  # noqa: E402
 from aitp_gym.agents.learners.dpo import DPOSettings, train_dpo  # noqa: E402
-from aitp_gym.agents.learners.ilql import ILQLHeads, ILQLSettings, train_ilql  # noqa: E402
+from aitp_gym.agents.learners.ilql import HEADS_FILE, ILQLSettings, train_ilql  # noqa: E402
 from aitp_gym.agents.learners.seq2seq import Seq2SeqSettings, train_seq2seq  # noqa: E402
 from aitp_gym.agents.seq2seq import GenerationSettings, Seq2SeqPolicy  # noqa: E402
 from aitp_gym.agents.text import goal_view, model_input, truncate_goal  # noqa: E402
@@ -156,8 +156,14 @@ def test_policy_and_critic_checkpoints_round_trip(tmp_path):
     critic.save_pretrained(tmp_path / "critic")
     assert Seq2SeqPolicy.from_pretrained(tmp_path / "policy").propose(goals, 4) == policy.propose(goals, 4)
     assert ValueCritic.from_pretrained(tmp_path / "critic").value(goals) == critic.value(goals)
-    saved = json.loads((tmp_path / "policy" / "aitp_policy.json").read_text())
-    assert saved["max_goal_bytes"] == policy.settings.max_goal_bytes
+    for folder, kind in (("policy", "seq2seq"), ("critic", "value")):  # one file says what a checkpoint holds
+        saved = json.loads((tmp_path / folder / "aitp_model.json").read_text())
+        assert saved["kind"] == kind and saved["settings"]["max_goal_bytes"] == 512
+    # a checkpoint written before aitp_model.json (its own settings file) still loads
+    (tmp_path / "policy" / "aitp_model.json").rename(tmp_path / "policy" / "aitp_policy.json")
+    (tmp_path / "policy" / "aitp_policy.json").write_text(json.dumps(saved["settings"] | {"num_candidates": 3}))
+    old = Seq2SeqPolicy.from_pretrained(tmp_path / "policy")
+    assert old.settings.num_candidates == 3 and old.propose(goals, 4) == policy.propose(goals, 4)
 
 
 def test_bad_generation_settings_are_clear():
@@ -191,33 +197,38 @@ def test_critic_loss_falls(traces):
     assert _falls(result), result.losses
 
 
-def test_ilql_loss_falls_and_perturbs_decoding(traces):
+def test_ilql_loss_falls_and_its_heads_shape_the_policy(traces):
     policy = Seq2SeqPolicy.tiny()
     logger = MemoryLogger()
-    heads, result = train_ilql(policy, B.transitions(traces), settings=ILQLSettings(**SMALL), logger=logger,
-                               progress=False)
+    assert policy.ilql_heads is None
+    result = train_ilql(policy, B.transitions(traces), ILQLSettings(**SMALL, beta=50.0), logger, progress=False)
     assert _falls(result), result.losses
     assert {"losses/ilql/q", "losses/ilql/v", "losses/ilql/cql", "losses/ilql/bc"} <= set(logger.values)
+    assert policy.ilql_heads is not None and policy.settings.ilql_beta == 50.0, "the heads belong to the policy"
+    assert not any(p.requires_grad for p in policy.ilql_heads.target_q1.parameters())
     goals = [traces[0].nodes[0]["text"]]
-    plain = policy.propose(goals, 4)
-    with heads.perturb(policy, beta=50.0):
-        perturbed = policy.propose(goals, 4)
-    assert policy.propose(goals, 4) == plain, "the lm head is restored after the block"
+    perturbed = policy.propose(goals, 4)  # the policy proposes with its heads
+    with policy.perturbed(beta=0.0):
+        plain = policy.propose(goals, 4)
     assert perturbed != plain
-    assert not any(p.requires_grad for p in heads.target_q1.parameters())
+    assert policy.propose(goals, 4) == perturbed, "the lm head is restored after the block"
+    heads = policy.ilql_heads
+    train_ilql(policy, B.transitions(traces)[:8], ILQLSettings(**{**SMALL, "steps": 1}), progress=False)
+    assert policy.ilql_heads is heads, "a second round trains the same heads on"
 
 
-def test_ilql_heads_save_and_load(tmp_path, traces):
+def test_ilql_heads_are_saved_and_loaded_with_the_policy(tmp_path, traces):
     policy = Seq2SeqPolicy.tiny()
-    heads, _ = train_ilql(policy, B.transitions(traces)[:16], settings=ILQLSettings(**{**SMALL, "steps": 2}),
-                          progress=False)
-    heads.save(tmp_path)
-    again = ILQLHeads.load(tmp_path, policy)
+    train_ilql(policy, B.transitions(traces)[:16], ILQLSettings(**{**SMALL, "steps": 2}, beta=20.0), progress=False)
+    policy.save_pretrained(tmp_path)
+    assert (tmp_path / HEADS_FILE).is_file()
+    again = Seq2SeqPolicy.from_pretrained(tmp_path)
+    assert again.ilql_heads is not None and again.settings.ilql_beta == 20.0
     goals = [traces[0].nodes[0]["text"]]
-    with heads.perturb(policy):
-        first = policy.propose(goals, 3)
-    with again.perturb(policy):
-        assert policy.propose(goals, 3) == first
+    assert again.propose(goals, 3) == policy.propose(goals, 3)
+    plain = Seq2SeqPolicy.tiny()
+    plain.save_pretrained(tmp_path / "plain")
+    assert Seq2SeqPolicy.from_pretrained(tmp_path / "plain").ilql_heads is None
 
 
 @pytest.mark.parametrize("name", sorted(PLANNERS))

@@ -95,7 +95,7 @@ def test_config_errors_name_the_allowed_keys(tmp_path):
         load_config(None, ["prove.max_expansion=3"])
     with pytest.raises(ValueError, match="rounds must be an integer"):
         load_config(None, ["rounds=two"])
-    with pytest.raises(ValueError, match="unknown learners"):
+    with pytest.raises(ValueError, match="unknown learner"):
         load_config(None, ["learn.learners=[seq2seq,ppo]"])
     out = subprocess.run([sys.executable, "-m", "aitp_gym.cli", "loop", str(ROOT / "configs/sr_demo.yaml"),
                           "--set", "prove.budget=3", "--out", str(tmp_path / "x")], capture_output=True, text=True)
@@ -106,9 +106,10 @@ def test_the_holist_model_is_a_loop_policy(tmp_path):
     from aitp_gym.agents.holist_model import HOListPolicy
     from aitp_gym.loop import load_policy
 
-    with pytest.raises(ValueError, match="premise learner trains the HOList model"):
+    with pytest.raises(ValueError, match="premise cannot train a seq2seq policy; the policies and their learners are "
+                                         "ranker: ranker; seq2seq: seq2seq, dpo, ilql; holist: premise"):
         load_config(None, ["learn.learners=[premise]"])  # the default policy is seq2seq
-    with pytest.raises(ValueError, match="trains with the premise learner"):
+    with pytest.raises(ValueError, match="seq2seq cannot train a holist policy"):
         load_config(None, ["model.policy=holist", "learn.learners=[seq2seq]"])
     config = load_config(ROOT / "configs/holist.yaml")
     assert config.model.policy == "holist" and "premise" in config.learn.learners

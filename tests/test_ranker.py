@@ -3,6 +3,7 @@ decoding, and the ranker in the loop."""
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -156,11 +157,12 @@ def test_the_ranker_in_the_loop(tmp_path):
     rows = Loop(config, tmp_path / "run", progress=False, log=lambda m: None).run()
     assert rows[0]["models"]["policy"] == "model-free" and rows[1]["models"]["policy"] == "model"
     assert rows[1]["train"]["proved"] > 0 and set(rows[1]["losses"]) == {"ranker"}
-    assert (tmp_path / "run/rounds/001/policy/aitp_ranker.json").exists()
+    assert json.loads((tmp_path / "run/rounds/001/policy/aitp_model.json").read_text())["kind"] == "ranker"
     loaded = RankerPolicy.from_pretrained(tmp_path / "run/rounds/001/policy")
     assert float(loaded.weights.abs().sum()) > 0, "the ranker was trained and saved"
-    for bad, match in ((["learn.learners=[seq2seq]"], "ranker learner only"),
-                       (["model.policy=seq2seq", "learn.learners=[ranker]"], "set model.policy to ranker")):
+    for bad, match in ((["learn.learners=[seq2seq]"], "seq2seq cannot train a ranker policy"),
+                       (["model.policy=seq2seq", "learn.learners=[ranker]"], "ranker cannot train a seq2seq policy"),
+                       (["model.policy=uniform"], "but model.policy is uniform")):
         with pytest.raises(ValueError, match=match):
             load_config(ROOT / "configs/sr_demo.yaml", bad)
 
@@ -181,4 +183,4 @@ def test_aitp_prove_with_a_trained_policy_checkpoint(tmp_path):
     summary = json.loads((tmp_path / "run/summary.json").read_text())
     assert summary["policy"] == "ranker" and summary["attempted"] == 3
     out = subprocess.run([*cmd, "--policy", str(tmp_path / "nowhere")], capture_output=True, text=True)
-    assert out.returncode == 2 and "not a checkpoint folder" in out.stderr and "Traceback" not in out.stderr
+    assert out.returncode == 2 and "no such checkpoint folder" in out.stderr and "Traceback" not in out.stderr

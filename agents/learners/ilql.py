@@ -14,8 +14,11 @@ tactic closed the goal or failed. Losses: Q (MSE, both heads), V (expectile), a 
 (cross-entropy of the Q values against the token taken, ``cql_weight``), and the behaviour-cloning cross-entropy
 of the policy's own head (``bc_weight``), which keeps π_β the base of the perturbed decoding.
 
-Inference (:class:`ILQLHeads.perturb`): advantage-perturbed decoding, logits + β · (min_i Q_i − V), done by
-swapping the model's ``lm_head`` so that ``generate`` (beam search or sampling) runs unchanged.
+The heads belong to the policy (``policy.ilql_heads``, :class:`~aitp_gym.agents.seq2seq.ILQLHeads`): this learner
+creates them on first use and trains them on, they are saved in the policy's checkpoint and loaded with it, and
+:meth:`Seq2SeqPolicy.propose` decodes with advantage-perturbed logits, logits + β · (min_i Q_i − V) (β is
+``beta`` here, saved as the policy's ``ilql_beta``), by swapping the model's ``lm_head`` so that ``generate``
+(beam search, sampling, ranking) runs unchanged.
 
 Defaults: τ = 0.7, γ = 0.99, CQL weight 0.1, β = 4 — the settings of the paper's reference implementation as
 ported to trlx; Polyak 0.005 is the usual soft-target rate (trlx syncs the targets every 10 steps instead).
@@ -23,19 +26,16 @@ ported to trlx; Polyak 0.005 is the usual soft-target rate (trlx syncs the targe
 
 from __future__ import annotations
 
-import contextlib
-import copy
-import os
-from collections.abc import Iterator, Sequence
+import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from aitp_gym.agents.buffers import Transition
-from aitp_gym.agents.seq2seq import Seq2SeqPolicy, torch
+from aitp_gym.agents.seq2seq import HEADS_FILE, ILQLHeads, Seq2SeqPolicy, torch
 from aitp_gym.agents.training import MetricsLogger, TrainResult, TrainSettings, train
 
-HEADS_FILE = "ilql_heads.pt"
+__all__ = ["HEADS_FILE", "ILQLHeads", "ILQLSettings", "ilql_loss", "train_ilql"]
 nn = torch.nn
 
 
@@ -58,71 +58,6 @@ class ILQLSettings(TrainSettings):
         super().__post_init__()
         if not 0 < self.tau < 1 or not 0 <= self.gamma <= 1 or not 0 < self.polyak <= 1:
             raise ValueError("ILQL needs 0 < tau < 1, 0 <= gamma <= 1 and 0 < polyak <= 1")
-
-
-class ILQLHeads(nn.Module):
-    """Q1, Q2 (and their targets) and V, on the decoder's hidden size."""
-
-    def __init__(self, hidden: int, vocab: int) -> None:
-        super().__init__()
-        self.q1, self.q2 = nn.Linear(hidden, vocab), nn.Linear(hidden, vocab)
-        self.v = nn.Linear(hidden, 1)
-        self.target_q1, self.target_q2 = copy.deepcopy(self.q1), copy.deepcopy(self.q2)
-        for p in [*self.target_q1.parameters(), *self.target_q2.parameters()]:
-            p.requires_grad_(False)
-
-    @classmethod
-    def for_policy(cls, policy: Seq2SeqPolicy) -> ILQLHeads:
-        lm = policy.model.get_output_embeddings()
-        return cls(lm.in_features, lm.out_features).to(policy.device)
-
-    @torch.no_grad()
-    def polyak_update(self, rate: float) -> None:
-        for target, online in ((self.target_q1, self.q1), (self.target_q2, self.q2)):
-            for t, o in zip(target.parameters(), online.parameters(), strict=True):
-                t.mul_(1 - rate).add_(o, alpha=rate)
-
-    def advantage(self, h: Any) -> Any:
-        """min_i Q_i(h) − V(h), per vocabulary entry."""
-        return torch.minimum(self.q1(h), self.q2(h)) - self.v(h)
-
-    @contextlib.contextmanager
-    def perturb(self, policy: Seq2SeqPolicy, beta: float = 4.0) -> Iterator[Seq2SeqPolicy]:
-        """Within the block, ``policy.propose`` decodes with logits + β · (Q − V)."""
-        original = policy.model.get_output_embeddings()
-        policy.model.set_output_embeddings(_PerturbedHead(original, self, beta))
-        try:
-            yield policy
-        finally:
-            policy.model.set_output_embeddings(original)
-
-    def save(self, path: str | os.PathLike[str]) -> None:
-        Path(path).mkdir(parents=True, exist_ok=True)
-        torch.save(self.state_dict(), Path(path) / HEADS_FILE)
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str], policy: Seq2SeqPolicy) -> ILQLHeads:
-        heads = cls.for_policy(policy)
-        heads.load_state_dict(torch.load(Path(path) / HEADS_FILE, map_location=policy.device, weights_only=True))
-        return heads
-
-
-class _PerturbedHead(nn.Module):
-    def __init__(self, lm_head: Any, heads: ILQLHeads, beta: float) -> None:
-        super().__init__()
-        self.lm_head, self.heads, self.beta = lm_head, heads, beta
-        self.weight = lm_head.weight  # what generation utilities may look at
-
-    @property
-    def in_features(self) -> int:
-        return self.lm_head.in_features
-
-    @property
-    def out_features(self) -> int:
-        return self.lm_head.out_features
-
-    def forward(self, h: Any) -> Any:
-        return self.lm_head(h) + self.beta * self.heads.advantage(h)
 
 
 def _decoder_states(policy: Seq2SeqPolicy, goals: list[str], labels: Any = None) -> tuple[Any, Any]:
@@ -183,14 +118,16 @@ def ilql_loss(policy: Seq2SeqPolicy, heads: ILQLHeads, batch: Sequence[Transitio
                   "mean_v": ((v * mask).sum() / mask.sum()).item()}
 
 
-def train_ilql(policy: Seq2SeqPolicy, transitions: Sequence[Transition], heads: ILQLHeads | None = None,
-               settings: ILQLSettings | None = None, logger: MetricsLogger | None = None, step_offset: int = 0,
-               progress: bool = True) -> tuple[ILQLHeads, TrainResult]:
-    """Train the policy's model and the ILQL heads; returns the heads (use ``heads.perturb(policy, beta)``)."""
+def train_ilql(policy: Seq2SeqPolicy, transitions: Sequence[Transition], settings: ILQLSettings | None = None,
+               logger: MetricsLogger | None = None, step_offset: int = 0, progress: bool = True) -> TrainResult:
+    """Train the policy's model and its ILQL heads (``policy.ilql_heads``, made on first use and kept by the
+    policy); from then on the policy proposes with logits + ``settings.beta`` · (Q − V)."""
     settings = settings or ILQLSettings()
-    heads = heads or ILQLHeads.for_policy(policy)
+    if policy.ilql_heads is None:
+        policy.ilql_heads = ILQLHeads.for_policy(policy)
+    heads = policy.ilql_heads
+    policy.settings = dataclasses.replace(policy.settings, ilql_beta=settings.beta)
     params = [*policy.model.parameters(), *heads.parameters()]
-    result = train("ilql", params, transitions, lambda b: ilql_loss(policy, heads, b, settings), settings, logger,
-                   step_offset, after_step=lambda: heads.polyak_update(settings.polyak),
-                   modules=[policy.model, heads], progress=progress)
-    return heads, result
+    return train("ilql", params, transitions, lambda b: ilql_loss(policy, heads, b, settings), settings, logger,
+                 step_offset, after_step=lambda: heads.polyak_update(settings.polyak),
+                 modules=[policy.model, heads], progress=progress)

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aitp_gym.agents.buffers import TacticPair
+from aitp_gym.agents.learners import NoExamples
 from aitp_gym.agents.ranker import RankerPolicy, torch
 from aitp_gym.agents.training import MetricsLogger, TrainResult, TrainSettings, train
 
@@ -20,7 +21,7 @@ class RankerSettings(TrainSettings):
     grad_clip: float = 0.0
 
 
-class NoRankingExamples(ValueError):
+class NoRankingExamples(NoExamples):
     """No pair has another tactic to be ranked against (e.g. every proof in the buffer used the same tactic)."""
 
 
