@@ -10,7 +10,7 @@ Every builder takes an iterable of :class:`~aitp_gym.trace.TraceRecord` (for exa
 * :func:`transitions` — ILQL: one transition per tactic application, with BAIT's rewards by default.
 * :func:`value_targets` — critic: HTPS's own targets where the trace has them (1 proved, a soft value from visit
   counts, 0 failed), else 1 for PROVED and 0 for FAILED goals.
-* :func:`sr_ground_truth_pairs` — SR-v0's generator proofs as ``(goal, tactic)`` pairs, for pre-training.
+* :func:`ground_truth_pairs` — an env's generator proofs (SR-v0's) as ``(goal, tactic)`` pairs, for pre-training.
 """
 
 from __future__ import annotations
@@ -206,21 +206,15 @@ def _value_targets(record: TraceRecord) -> list[ValueTarget]:
     return out
 
 
-def sr_ground_truth_pairs(split: str = "train", limit: int | None = None) -> list[TacticPair]:
-    """``(goal, tactic)`` along the generator's ground-truth proof of each SR-v0 theorem of ``split``."""
-    from aitp_gym.envs.sr.backend import SRBackend
+def ground_truth_pairs(env_id: str, split: str = "train", limit: int | None = None) -> list[TacticPair]:
+    """``(goal, tactic)`` along the generator's proof of each theorem of ``split`` (the first ``limit``), for
+    environments that have a generator (their ``EnvTraits.ground_truth_pairs``), such as SR-v0."""
+    from aitp_gym.registration import env_traits, resolve
 
-    backend = SRBackend()
-    out = []
-    for theorem in list(backend.theorems(split))[:limit]:
-        goal = backend.start(theorem)
-        for tactic in theorem.data["proof"]:
-            out.append(TacticPair(goal.text, tactic))
-            outcome = backend.apply(goal, tactic)
-            if outcome.kind is OutcomeKind.PROVED or not outcome.subgoals:
-                break
-            goal = outcome.subgoals[0]
-    return out
+    source = env_traits(env_id).ground_truth_pairs
+    if source is None:
+        raise ValueError(f"{env_id} has no generator proofs (EnvTraits.ground_truth_pairs)")
+    return [TacticPair(goal, tactic) for goal, tactic in resolve(source)(split, limit)]
 
 
 @dataclass

@@ -32,7 +32,9 @@ from typing import Any, Protocol
 import numpy as np
 
 from aitp_gym.agents.models import MODEL_FILE, read_model_file, write_model_file
+from aitp_gym.backend import SupportsCandidates
 from aitp_gym.optional import require
+from aitp_gym.registration import provided, resolve
 from aitp_gym.tree import Goal
 
 torch = require("torch", "the ranker policy")
@@ -77,13 +79,14 @@ class TextFeaturiser:
 
 
 def make_featuriser(name: str) -> Featuriser:
-    if name == "sr":
-        from aitp_gym.envs.sr.features import SRFeaturiser
-
-        return SRFeaturiser()
+    """``text`` (any env), or a featuriser a registered environment provides (``EnvTraits.featurisers``, e.g.
+    SR-v0's ``sr``)."""
     if name == "text":
         return TextFeaturiser()
-    raise ValueError(f"unknown featuriser {name!r}; featurisers: sr, text")
+    target = provided("featurisers").get(name)
+    if target is None:
+        raise ValueError(f"unknown featuriser {name!r}; featurisers: {', '.join(['text', *provided('featurisers')])}")
+    return resolve(target)()
 
 
 def _hashes(names: Sequence[str]) -> np.ndarray:
@@ -126,9 +129,9 @@ class RankerPolicy:
         return cls(RankerSettings(featuriser=featuriser, **settings))
 
     @classmethod
-    def fresh(cls, num_candidates: int = 8, goal_view: str = "full", **_: Any) -> RankerPolicy:
-        """A fresh ranker for the models registry: SR-v0's featuriser under the ``sr`` goal view, else the text one."""
-        return cls.tiny(featuriser="sr" if goal_view == "sr" else "text", num_candidates=num_candidates)
+    def fresh(cls, num_candidates: int = 8, featuriser: str = "text", **_: Any) -> RankerPolicy:
+        """A fresh ranker for the models registry, with the env's featuriser (``EnvTraits.featuriser``)."""
+        return cls.tiny(featuriser=featuriser, num_candidates=num_candidates)
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike[str], **settings: Any) -> RankerPolicy:
@@ -146,7 +149,7 @@ class RankerPolicy:
 
     def bind_backend(self, backend: Any) -> None:
         """Take candidates from ``backend.candidate_tactics`` (the loop and ``aitp prove`` call this)."""
-        self._enumerate = getattr(backend, "candidate_tactics", None)
+        self._enumerate = backend.candidate_tactics if isinstance(backend, SupportsCandidates) else None
 
     # ------------------------------------------------------------------ scoring
     def candidates(self, goal: Goal | str) -> list[str]:

@@ -22,6 +22,7 @@ from typing import Any
 
 from aitp_gym.agents.models import read_model_file, write_model_file
 from aitp_gym.agents.text import goal_view, model_input
+from aitp_gym.backend import SupportsCandidates
 from aitp_gym.optional import require
 from aitp_gym.tree import Goal
 
@@ -106,7 +107,7 @@ class Seq2SeqPolicy:
         """Use ``backend.candidate_tactics`` as the candidate set of ``method="rank"`` (a no-op for backends that
         cannot enumerate tactics). Planners' callers (the loop, ``aitp prove``) call this for every policy that
         has it."""
-        self._enumerate = getattr(backend, "candidate_tactics", None)
+        self._enumerate = backend.candidate_tactics if isinstance(backend, SupportsCandidates) else None
 
     # ------------------------------------------------------------------ construction and checkpoints
     @classmethod
@@ -224,8 +225,8 @@ class Seq2SeqPolicy:
     def _rank(self, goals: Sequence[Goal | str], k: int) -> list[list[tuple[str, float]]]:
         if self._enumerate is None:
             raise ValueError("method='rank' scores the tactics a backend enumerates: call "
-                             "policy.bind_backend(env.unwrapped.backend) with a backend that has candidate_tactics "
-                             "(SR-v0's has), or use method='beam' or 'sample'")
+                             "policy.bind_backend(env.unwrapped.backend) with a backend that has candidate_tactics, "
+                             "or use method='beam' or 'sample'")
         goal_objs = [g for g in goals if isinstance(g, Goal)]
         if len(goal_objs) != len(goals):
             raise TypeError("method='rank' needs Goal objects (the backend enumerates their tactics), not strings")

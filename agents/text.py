@@ -11,15 +11,18 @@ By default the head gets three quarters of the budget (``head_fraction``). Cuts 
 boundaries, never inside a character.
 
 Before truncation a model may apply a **goal view**: a shorter text of the same goal for the model's input, chosen
-per environment (``goal_view`` in the policy's and the critic's settings). ``full`` is the goal text unchanged.
-``sr`` is SR-v0's compact view: the current expression, then at 8 of the points the target y, the residual y − ŷ and
-the ratio y / ŷ with 2 significant digits, about 150 bytes instead of about 280. Byte-level models cost time in
-proportion to input length, and the residual and ratio show a tiny model what the next step is.
+per environment (``goal_view`` in the policy's and the critic's settings). ``full`` is the goal text unchanged;
+environments provide others in their ``EnvTraits.goal_views`` (``aitp_gym.registration``), such as SR-v0's compact
+``sr`` view (``aitp_gym.envs.sr.features.compact_view``). Byte-level models cost time in proportion to input length,
+and a view can also show a tiny model what the next step is.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+
+from aitp_gym.registration import env_traits, provided, resolve
 
 ELLIPSIS = " … "
 
@@ -43,50 +46,29 @@ def truncate_goal(text: str, max_bytes: int, head_fraction: float = 0.75) -> str
     return head_text + ELLIPSIS + tail_text
 
 
-SR_VIEW_POINTS = 8
+def goal_views() -> list[str]:
+    """``full`` and every view a registered environment provides (its ``EnvTraits.goal_views``)."""
+    return ["full", *provided("goal_views")]
 
 
-def _spread(values: list[float], n: int) -> list[float]:
-    if len(values) <= n:
-        return values
-    step = (len(values) - 1) / (n - 1)
-    return [values[round(i * step)] for i in range(n)]
-
-
-def _sr_view(text: str) -> str:
-    """SR-v0's compact view: the expression, then at 8 evenly spread points the target y, the residual y − ŷ and
-    the ratio y / ŷ, 2 significant digits each: ``x | y: … | y-ŷ: … | y/ŷ: …``. The residual and the ratio put
-    the next step in plain sight (a constant residual 3 is ``add … B=3``)."""
-    from aitp_gym.envs.sr.backend import split_goal_text
-
-    parts = split_goal_text(text)
-    if parts is None:
-        return text  # not an SR-v0 goal: leave it as it is
-    expression, y, y_hat = parts
-    y, y_hat = _spread(y, SR_VIEW_POINTS), _spread(y_hat, SR_VIEW_POINTS)
-
-    def row(values: list[float]) -> str:
-        return " ".join(f"{v:.2g}" for v in values)
-
-    residual = [a - b for a, b in zip(y, y_hat, strict=True)]
-    ratio = [a / b if b else float("nan") for a, b in zip(y, y_hat, strict=True)]
-    return f"{expression} | y: {row(y)} | y-ŷ: {row(residual)} | y/ŷ: {row(ratio)}"
-
-
-GOAL_VIEWS: dict[str, Callable[[str], str]] = {"full": lambda text: text, "sr": _sr_view}
+@functools.cache
+def _view_function(view: str) -> Callable[[str], str]:
+    if view == "full":
+        return lambda text: text
+    target = provided("goal_views").get(view)
+    if target is None:
+        raise ValueError(f"unknown goal view {view!r}; views: {', '.join(goal_views())}")
+    return resolve(target)
 
 
 def goal_view(text: str, view: str = "full") -> str:
     """The text a model reads for a goal under ``view`` (see the module docstring)."""
-    try:
-        return GOAL_VIEWS[view](text)
-    except KeyError:
-        raise ValueError(f"unknown goal view {view!r}; views: {', '.join(GOAL_VIEWS)}") from None
+    return _view_function(view)(text)
 
 
 def default_goal_view(env_id: str) -> str:
-    """The view the loop uses for an environment: ``sr`` for SR-v0, ``full`` elsewhere."""
-    return "sr" if env_id == "SR-v0" else "full"
+    """The view fresh models read on an environment: its ``EnvTraits.goal_view`` (``full`` if it declares none)."""
+    return env_traits(env_id).goal_view
 
 
 def model_input(text: str, view: str, max_bytes: int) -> str:

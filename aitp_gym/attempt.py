@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from aitp_gym.backend import ProverBackend, Theorem
+from aitp_gym.backend import ProverBackend, SupportsCandidates, Theorem, describe
 from aitp_gym.errors import ProverError, ProverUnavailable
 from aitp_gym.proof import ProofStep
 from aitp_gym.tree import Edge, Outcome, ProofNode, ProofTree
@@ -21,6 +21,8 @@ class ProofAttempt:
         self.theorem = theorem
         self.tactic_timeout = tactic_timeout
         self.tree = ProofTree(backend.start(theorem))
+        self.prover = describe(backend)
+        """The backend's prover version and default tactic timeout (for timeouts and trace headers)."""
         self.prover_time = 0.0  # seconds spent inside backend.apply
         self.tree_time = 0.0  # seconds spent recording results in the proof tree
         self.applications = 0
@@ -59,10 +61,9 @@ class ProofAttempt:
     expand = apply_tactic  # the name DESIGN.md uses: env.unwrapped.expand(node, tactic)
 
     def candidate_tactics(self, node: ProofNode) -> list[str]:
-        enumerate_ = getattr(self.backend, "candidate_tactics", None)
-        if enumerate_ is None:
+        if not isinstance(self.backend, SupportsCandidates):
             raise TypeError(f"{type(self.backend).__name__} cannot enumerate tactics; pass a policy")
-        return enumerate_(node.goal)
+        return self.backend.candidate_tactics(node.goal)
 
     def check(self, proof: ProofStep) -> tuple[bool, str]:
         """Replay ``proof`` on a fresh prover instance."""

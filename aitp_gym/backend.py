@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -53,11 +53,52 @@ class ProverBackend(Protocol):
         ...
 
 
+# Capabilities a backend may have beyond the protocol; callers test them with isinstance, never by probing names.
+@runtime_checkable
 class SupportsCandidates(Protocol):
-    """Backends that can list applicable tactics, which gives model-free planners a policy."""
+    """Lists the tactics worth trying on a goal, which gives model-free planners and rankers a candidate set."""
 
     def candidate_tactics(self, goal: Goal) -> list[str]:
         ...
+
+
+@runtime_checkable
+class SupportsPrepare(Protocol):
+    """Has a one-off start (HOL Light's cold load) that callers run before timing anything; ``status`` receives
+    progress lines."""
+
+    def prepare(self, status: Callable[[str], None] | None = None) -> None:
+        ...
+
+
+@runtime_checkable
+class SupportsCustomTheorem(Protocol):
+    """Builds a theorem from ``reset`` options other than ``theorem`` (a user's statement or data)."""
+
+    def custom_theorem(self, options: Mapping[str, Any]) -> Theorem:
+        ...
+
+
+@runtime_checkable
+class SupportsDefaultCritic(Protocol):
+    """Has a model-free critic of its own (SR-v0: closeness to the data), used when no critic is given."""
+
+    def default_critic(self) -> Any:
+        ...
+
+
+@runtime_checkable
+class DescribesProver(Protocol):
+    """Says what it runs, for trace headers: the prover's version and the default tactic timeout (seconds)."""
+
+    prover_version: str
+    tactic_timeout: float | None
+
+
+def describe(backend: object) -> dict[str, Any]:
+    """The ``DescribesProver`` attributes of a backend, each None where the backend lacks it (a backend may know
+    its tactic timeout but not a prover version)."""
+    return {name: getattr(backend, name, None) for name in DescribesProver.__annotations__}
 
 
 

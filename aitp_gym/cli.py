@@ -18,8 +18,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from aitp_gym.backend import SupportsPrepare
 from aitp_gym.errors import AitpError, DependencyNotInstalled, UnknownTheorem
 from aitp_gym.progress import interactive, progress
+from aitp_gym.registration import env_ids
 from aitp_gym.trace import atomic_write_text
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
@@ -65,22 +67,13 @@ positive_float = _number_type(float, lambda v: math.isfinite(v) and v > 0, "a po
 
 
 # -- helpers -----------------------------------------------------------------------------------------------
-def _env_ids() -> list[str]:
-    from gymnasium.envs.registration import registry
-
-    import aitp_gym  # noqa: F401  (registers the environments)
-
-    return sorted(k for k, spec in registry.items()
-                  if spec.entry_point and str(spec.entry_point).startswith("aitp_gym.envs."))
-
-
 def _make_env(env_id: str, split: str, **kwargs: Any) -> Any:
     import gymnasium as gym
 
     import aitp_gym  # noqa: F401
 
-    if env_id not in _env_ids():
-        raise UsageError(f"unknown environment {env_id!r}; choose from {', '.join(_env_ids())}")
+    if env_id not in env_ids():
+        raise UsageError(f"unknown environment {env_id!r}; choose from {', '.join(env_ids())}")
     return gym.make(env_id, split=split, **kwargs)
 
 
@@ -220,11 +213,10 @@ def _prove(args: argparse.Namespace, env: Any, planner: Any) -> int:
         prepare_output(out, args.overwrite)
 
     # A prover's one-off start (HOL Light's cold load) happens here, not inside theorem 0's time budget.
-    prepare: Callable[[Callable[[str], None]], Any] | None = getattr(backend, "prepare", None)
     prepare_time = 0.0
-    if prepare is not None:
+    if isinstance(backend, SupportsPrepare):
         t0 = time.perf_counter()
-        prepare(status)
+        backend.prepare(status)
         prepare_time = time.perf_counter() - t0
 
     results = []

@@ -16,7 +16,7 @@ from gymnasium.vector.utils import shared_memory as _shm
 from gymnasium.vector.utils import space_utils as _space_utils
 
 from aitp_gym.attempt import ProofAttempt
-from aitp_gym.backend import SPLITS, ProverBackend, Theorem
+from aitp_gym.backend import SPLITS, ProverBackend, SupportsCustomTheorem, Theorem
 from aitp_gym.errors import UnknownTheorem
 from aitp_gym.tree import Edge, ProofNode, ProofTree
 
@@ -303,11 +303,10 @@ class ProofEnv(gym.Env[str, str]):
             if not options:
                 theorems = self.backend.theorems(self.split)
                 return theorems[int(self.np_random.integers(len(theorems)))]
-            custom = getattr(self.backend, "custom_theorem", None)
-            if custom is None:
+            if not isinstance(self.backend, SupportsCustomTheorem):
                 raise ValueError(f"unknown reset options {sorted(options)}; this env takes only "
                                  "{'theorem': Theorem | id (str) | index (int)}")
-            return custom(options)
+            return self.backend.custom_theorem(options)
         others = sorted(str(k) for k in options if k != "theorem")
         if others:
             raise ValueError(f"reset option 'theorem' cannot be combined with {others}: pass either "

@@ -32,7 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aitp_gym.backend import SupportsPrepare
 from aitp_gym.optional import require
+from aitp_gym.registration import env_traits
 from aitp_gym.trace import atomic_write_text, iter_traces
 
 # ---------------------------------------------------------------------------------------------- configuration
@@ -135,10 +137,10 @@ class LoopConfig:
         for role in ("policy", "critic"):
             _check_pairs(role, getattr(self.model, role),
                          [n for n in self.learn.learners if LEARNERS[n].trains == role])
-        from aitp_gym.agents.text import GOAL_VIEWS
+        from aitp_gym.agents.text import goal_views
 
-        if self.model.goal_view != "auto" and self.model.goal_view not in GOAL_VIEWS:
-            raise ValueError(f"model.goal_view must be auto or one of {', '.join(GOAL_VIEWS)}, "
+        if self.model.goal_view != "auto" and self.model.goal_view not in goal_views():
+            raise ValueError(f"model.goal_view must be auto or one of {', '.join(goal_views())}, "
                              f"not {self.model.goal_view!r}")
 
 
@@ -174,12 +176,14 @@ def check_before_work(config: LoopConfig) -> None:
     the model specs. ``aitp loop`` calls this before it touches the run folder."""
     import gymnasium as gym
 
-    import aitp_gym  # noqa: F401  (registers the environments)
+    from aitp_gym import env_ids
     from aitp_gym.search import PLANNERS, make_planner
 
     if config.env not in gym.envs.registry:
-        ours = sorted(k for k in gym.envs.registry if k.split("-")[0] in ("SR", "HOList", "Lean"))
-        raise ValueError(f"env: unknown environment {config.env!r}; aitp-gym registers {', '.join(ours)}")
+        raise ValueError(f"env: unknown environment {config.env!r}; aitp-gym registers {', '.join(env_ids())}")
+    if config.model.pretrain_steps and env_traits(config.env).ground_truth_pairs is None:
+        raise ValueError(f"model.pretrain_steps: {config.env} has no generator proofs to pre-train on "
+                         "(EnvTraits.ground_truth_pairs); set it to 0")
     p = config.prove
     if p.planner not in PLANNERS:
         raise ValueError(f"prove.planner: unknown planner {p.planner!r}; choose from {', '.join(PLANNERS)}")
@@ -332,13 +336,14 @@ def _torch_threads(n: int) -> None:
         torch.set_num_threads(n)
 
 
-def load_policy(spec: str, num_candidates: int | None = 8, goal_view: str = "full") -> Any:
+def load_policy(spec: str, num_candidates: int | None = 8, goal_view: str = "full",
+                featuriser: str = "text") -> Any:
     """None for ``uniform`` (the model-free policy); a fresh model for a kind's name in ``POLICIES``
-    (``ranker``, ``seq2seq``, ``holist``, reading ``goal_view``); else a checkpoint folder, with its own goal view and,
-    unless ``num_candidates`` is None, that many candidates per goal."""
+    (``ranker``, ``seq2seq``, ``holist``, reading ``goal_view``; a ranker with ``featuriser``); else a checkpoint
+    folder, with its own goal view and, unless ``num_candidates`` is None, that many candidates per goal."""
     from aitp_gym.agents.models import make_model
 
-    return make_model(spec, "policy", num_candidates=num_candidates, goal_view=goal_view)
+    return make_model(spec, "policy", num_candidates=num_candidates, goal_view=goal_view, featuriser=featuriser)
 
 
 def load_critic(spec: str, goal_view: str = "full") -> Any:
@@ -349,11 +354,8 @@ def load_critic(spec: str, goal_view: str = "full") -> Any:
 
 
 def resolve_goal_view(config: LoopConfig) -> str:
-    if config.model.goal_view != "auto":
-        return config.model.goal_view
-    from aitp_gym.agents.text import default_goal_view
-
-    return default_goal_view(config.env)
+    """``model.goal_view``, or for ``auto`` the env's (``EnvTraits.goal_view``)."""
+    return env_traits(config.env).goal_view if config.model.goal_view == "auto" else config.model.goal_view
 
 
 # ---------------------------------------------------------------------------------------------- proving
@@ -374,7 +376,9 @@ class ProverActor:
         _torch_threads(base.get("torch_threads", 0))
         quiet_transformers()  # a worker process draws no bars of its own
         view = base.get("goal_view", "full")
-        self.policy = policy if policy is not None else load_policy(base["policy"], base["num_candidates"], view)
+        if policy is None:
+            policy = load_policy(base["policy"], base["num_candidates"], view, env_traits(base["env_id"]).featuriser)
+        self.policy = policy
         self.critic = critic if critic is not None else load_critic(base["critic"], view)
         self.env = gym.make(base["env_id"], split=base["split"])
         self.backend = self.env.unwrapped.backend
@@ -656,9 +660,8 @@ class Loop:
         start = len(done)
         env = gym.make(c.env, split="train")
         backend = env.unwrapped.backend
-        prepare = getattr(backend, "prepare", None)
-        if prepare is not None:
-            prepare(self.log)
+        if isinstance(backend, SupportsPrepare):
+            backend.prepare(self.log)
         train_pool, eval_theorems = self._theorems(backend)
         eval_ids = [t.id for t in eval_theorems]
         atomic_write_text(self.run_dir / "eval_theorems.txt", "".join(
@@ -674,7 +677,8 @@ class Loop:
         else:
             policy_spec, critic_spec = c.model.policy, c.model.critic
         view = resolve_goal_view(c)
-        policy, critic = load_policy(policy_spec, c.model.num_candidates, view), load_critic(critic_spec, view)
+        policy = load_policy(policy_spec, c.model.num_candidates, view, env_traits(c.env).featuriser)
+        critic = load_critic(critic_spec, view)
         # a model counts as trained once a round (or pre-training) has trained it, or if it was given as a checkpoint
         trained = {role: getattr(c.model, role) not in (MODEL_FREE[role], *registry(role))
                    for role in ("policy", "critic")}
@@ -762,16 +766,14 @@ class Loop:
         return policy, critic, pspec, cspec
 
     def _pretrain(self, policy: Any) -> float:
-        from aitp_gym.agents.buffers import sr_ground_truth_pairs
+        from aitp_gym.agents.buffers import ground_truth_pairs
         from aitp_gym.agents.learners import LEARNERS
         from aitp_gym.agents.models import POLICIES
 
-        if self.config.env != "SR-v0":
-            raise ValueError("model.pretrain_steps uses SR-v0's generator proofs; set it to 0 for other envs")
         c = self.config
         common = dict(steps=c.model.pretrain_steps, batch_size=c.learn.batch_size, seed=c.seed,
                       **({} if c.learn.lr is None else {"lr": c.learn.lr}))
-        pairs = sr_ground_truth_pairs("train")
+        pairs = ground_truth_pairs(c.env, "train")
         # the policy's own learner of (goal, tactic) pairs: ranker for a ranker, seq2seq for a seq2seq model
         kind = next(k for k in POLICIES.values() if isinstance(policy, k.model_class()))
         learner = next(LEARNERS[n] for n in kind.learners if LEARNERS[n].buffer == "seq2seq")

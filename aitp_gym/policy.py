@@ -8,6 +8,7 @@ import zlib
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
+from aitp_gym.backend import SupportsCandidates, SupportsDefaultCritic
 from aitp_gym.tree import Goal
 
 
@@ -43,11 +44,10 @@ class UniformPolicy:
     name = "uniform"
 
     def __init__(self, backend: object, seed: int = 0) -> None:
-        enumerate_ = getattr(backend, "candidate_tactics", None)
-        if enumerate_ is None:
+        if not isinstance(backend, SupportsCandidates):
             raise TypeError(f"{type(backend).__name__} cannot enumerate tactics, so there is no "
                             "model-free policy for it; pass a TacticPolicy")
-        self._enumerate = enumerate_
+        self._enumerate = backend.candidate_tactics
         self.seed = seed
 
     def propose(self, goals: Sequence[Goal], k: int | None = None) -> list[list[tuple[str, float]]]:
@@ -77,5 +77,4 @@ class ConstantCritic:
 def default_critic(backend: object) -> Critic:
     """The model-free critic for a backend: its own heuristic (``backend.default_critic()``) if it has
     one, such as SR-v0's distance to the data, else ``ConstantCritic(0.5)``."""
-    make = getattr(backend, "default_critic", None)
-    return make() if make is not None else ConstantCritic()
+    return backend.default_critic() if isinstance(backend, SupportsDefaultCritic) else ConstantCritic()

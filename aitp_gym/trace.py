@@ -56,6 +56,7 @@ from pathlib import Path
 from typing import Any
 
 from aitp_gym.errors import TraceFormatError
+from aitp_gym.registration import env_traits
 from aitp_gym.tree import ProofTree
 
 SCHEMA = "aitp-trace"
@@ -72,9 +73,6 @@ KeyReplayer = Callable[[str, str], Sequence[str] | None]
 
 _REBUILDERS: dict[str, Callable[[Mapping[str, Any]], TextRebuilder | None]] = {}
 _REPLAYERS: dict[str, Callable[[Mapping[str, Any]], KeyReplayer | None]] = {}
-_REBUILDER_MODULES = {"SR-v0": "aitp_gym.envs.sr.backend"}
-"""Env ids whose module registers a text rebuilder and a key replayer when imported; imported on first use,
-never by this module."""
 
 
 def register_text_rebuilder(env_id: str, factory: Callable[[Mapping[str, Any]], TextRebuilder | None]) -> None:
@@ -101,8 +99,9 @@ def _env_factory(registry: dict[str, Callable[[Mapping[str, Any]], Any]], header
     env_id = header.get("env_id") if isinstance(header, Mapping) else None
     if not isinstance(env_id, str):
         return None
-    if env_id not in registry and env_id in _REBUILDER_MODULES:
-        importlib.import_module(_REBUILDER_MODULES[env_id])  # registers itself
+    codec = env_traits(env_id).trace_codec  # a module that registers the env's rebuilder and replayer
+    if env_id not in registry and codec is not None:
+        importlib.import_module(codec)
     factory = registry.get(env_id)
     return factory(header) if factory is not None else None
 

@@ -51,7 +51,7 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.utils import seeding
 
-from aitp_gym.backend import Theorem
+from aitp_gym.backend import SupportsCandidates, Theorem
 from aitp_gym.policy import TacticPolicy
 from aitp_gym.tree import Goal
 
@@ -93,11 +93,10 @@ class BackendTactics:
     """
 
     def __init__(self, backend: object) -> None:
-        enumerate_ = getattr(backend, "candidate_tactics", None)
-        if enumerate_ is None:
+        if not isinstance(backend, SupportsCandidates):
             raise TypeError(f"{type(backend).__name__} cannot enumerate tactics: give DiscreteTacticWrapper a "
                             "fixed vocabulary (a list of tactic strings) or a TacticPolicy as `tactics`")
-        self._enumerate = enumerate_
+        self._enumerate = backend.candidate_tactics
 
     def __call__(self, goal: Goal, k: int) -> list[str]:
         return list(self._enumerate(goal))[:k]

@@ -19,7 +19,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from aitp_gym import ProofAttempt
-from aitp_gym.agents.buffers import sr_ground_truth_pairs
+from aitp_gym.agents.buffers import ground_truth_pairs
 from aitp_gym.agents.learners.ranker import RankerSettings, train_ranker
 from aitp_gym.agents.learners.seq2seq import Seq2SeqSettings, train_seq2seq
 from aitp_gym.agents.ranker import RankerPolicy
@@ -54,7 +54,7 @@ def main() -> None:
 
     backend = SRBackend()
     theorems = list(backend.theorems("valid"))[: args.limit]
-    pairs = sr_ground_truth_pairs("train")
+    pairs = ground_truth_pairs("SR-v0", "train")
     t0 = time.perf_counter()
     ranker = RankerPolicy.tiny(num_candidates=args.k)
     trained = train_ranker(ranker, pairs, RankerSettings(steps=args.ranker_steps, batch_size=args.batch_size))

@@ -180,7 +180,7 @@ class Planner(ABC):
         t0 = time.perf_counter()
         proposals = self.policy.propose([n.goal for n in nodes], self.settings.tactics_per_expansion)
         self.model_time += time.perf_counter() - t0
-        default_timeout = attempt.tactic_timeout or getattr(attempt.backend, "tactic_timeout", None)
+        default_timeout = attempt.tactic_timeout or attempt.prover["tactic_timeout"]
         out = []
         for node, candidates in zip(nodes, proposals, strict=True):
             tried = {e.tactic for e in node.edges}
@@ -273,8 +273,8 @@ class Planner(ABC):
             "statement": attempt.theorem.statement,
             "theorem_data": _jsonable(attempt.theorem.data),
             "aitp_gym_version": aitp_gym.__version__,
-            "prover_version": getattr(backend, "prover_version", None),
-            "tactic_timeout": attempt.tactic_timeout or getattr(backend, "tactic_timeout", None),
+            "prover_version": attempt.prover["prover_version"],
+            "tactic_timeout": attempt.tactic_timeout or attempt.prover["tactic_timeout"],
             "planner": self.name,
             "settings": dataclasses.asdict(self.settings),
             "policy": getattr(self.policy, "name", type(self.policy).__name__),

@@ -76,8 +76,8 @@ def test_minimal_proof_pairs_on_a_hand_made_trace():
     assert rewards == {"a": 0.1, "c": 1.0, "b": 11.0, "bad": -0.1}
 
 
-def test_sr_ground_truth_pairs_replay():
-    pairs = B.sr_ground_truth_pairs("valid", limit=10)
+def test_ground_truth_pairs_replay():
+    pairs = B.ground_truth_pairs("SR-v0", "valid", limit=10)
     assert len(pairs) >= 10 and pairs[0].goal.startswith("f(x) = 0")
     backend = SRBackend()
     theorem = backend.theorems("valid")[0]
@@ -126,14 +126,14 @@ def test_goal_view_is_saved_with_the_models(tmp_path):
     critic.save_pretrained(tmp_path / "critic")
     assert Seq2SeqPolicy.from_pretrained(tmp_path / "policy").settings.goal_view == "sr"
     assert ValueCritic.from_pretrained(tmp_path / "critic").goal_view == "sr"
-    goal = B.sr_ground_truth_pairs("valid", limit=2)[1].goal
+    goal = B.ground_truth_pairs("SR-v0", "valid", limit=2)[1].goal
     ids = policy.encode_goals([goal]).input_ids
     assert ids.shape[1] == len(goal_view(goal, "sr").encode()) + 1  # bytes + EOS: the model reads the view
 
 
 def test_policy_proposes_ranked_distinct_candidates_with_exact_logprobs():
     policy = Seq2SeqPolicy.tiny()
-    pairs = B.sr_ground_truth_pairs("train", limit=40)
+    pairs = B.ground_truth_pairs("SR-v0", "train", limit=40)
     train_seq2seq(policy, pairs, Seq2SeqSettings(**{**SMALL, "steps": 40}), progress=False)
     goals = [p.goal for p in pairs[:3]]
     proposals = policy.propose(goals, 4)
@@ -150,8 +150,8 @@ def test_policy_proposes_ranked_distinct_candidates_with_exact_logprobs():
 
 def test_policy_and_critic_checkpoints_round_trip(tmp_path):
     policy, critic = Seq2SeqPolicy.tiny(seed=1), ValueCritic.tiny(seed=1)
-    train_seq2seq(policy, B.sr_ground_truth_pairs("train", limit=20), Seq2SeqSettings(**SMALL), progress=False)
-    goals = [p.goal for p in B.sr_ground_truth_pairs("valid", limit=4)]
+    train_seq2seq(policy, B.ground_truth_pairs("SR-v0", "train", limit=20), Seq2SeqSettings(**SMALL), progress=False)
+    goals = [p.goal for p in B.ground_truth_pairs("SR-v0", "valid", limit=4)]
     policy.save_pretrained(tmp_path / "policy")
     critic.save_pretrained(tmp_path / "critic")
     assert Seq2SeqPolicy.from_pretrained(tmp_path / "policy").propose(goals, 4) == policy.propose(goals, 4)
@@ -234,7 +234,7 @@ def test_ilql_heads_are_saved_and_loaded_with_the_policy(tmp_path, traces):
 @pytest.mark.parametrize("name", sorted(PLANNERS))
 def test_planners_run_with_learned_models(name):
     policy = Seq2SeqPolicy.tiny()
-    train_seq2seq(policy, B.sr_ground_truth_pairs("train", limit=60), Seq2SeqSettings(**SMALL), progress=False)
+    train_seq2seq(policy, B.ground_truth_pairs("SR-v0", "train", limit=60), Seq2SeqSettings(**SMALL), progress=False)
     backend = SRBackend()
     theorem = backend.theorems("valid")[0]
     result = make_planner(name, max_expansions=4, tactics_per_expansion=4).search(

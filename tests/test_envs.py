@@ -7,14 +7,13 @@ import warnings
 import gymnasium as gym
 import numpy as np
 import pytest
-from gymnasium.envs.registration import registry
 from gymnasium.utils.env_checker import check_env
 from scripted import ScriptedProver
 
-import aitp_gym  # noqa: F401
+import aitp_gym
 from aitp_gym.env import TRUNCATION_MARKER, ProofEnv, UnicodeText, truncate_text
 
-ENV_IDS = sorted(k for k, spec in registry.items() if str(spec.entry_point).startswith("aitp_gym.envs."))
+ENV_IDS = aitp_gym.env_ids()
 
 
 def _skip_unavailable(env_id: str) -> None:

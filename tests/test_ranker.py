@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from aitp_gym.agents.buffers import TacticPair, sr_ground_truth_pairs  # noqa: E402
+from aitp_gym.agents.buffers import TacticPair, ground_truth_pairs  # noqa: E402
 from aitp_gym.agents.learners.ranker import RankerSettings, featurise, ranker_loss, train_ranker  # noqa: E402
 from aitp_gym.agents.ranker import RankerPolicy  # noqa: E402
 from aitp_gym.envs.sr.backend import SRBackend, make_theorem  # noqa: E402
@@ -66,9 +66,9 @@ def test_an_untrained_ranker_proposes_a_seeded_random_subset():
 
 def test_training_on_generator_proofs_ranks_held_out_proof_steps_far_above_chance(tmp_path):
     ranker = RankerPolicy.tiny()
-    valid = featurise(ranker, sr_ground_truth_pairs("valid"))
+    valid = featurise(ranker, ground_truth_pairs("SR-v0", "valid"))
     chance = sum(1 / ex.ids.shape[0] for ex in valid) / len(valid)
-    result = train_ranker(ranker, sr_ground_truth_pairs("train", limit=600),
+    result = train_ranker(ranker, ground_truth_pairs("SR-v0", "train", limit=600),
                           RankerSettings(steps=120, batch_size=32), progress=False)
     assert result.final_loss < result.first_loss
     import torch
@@ -173,7 +173,7 @@ def test_aitp_prove_with_a_trained_policy_checkpoint(tmp_path):
     import sys
 
     ranker = RankerPolicy.tiny()
-    train_ranker(ranker, sr_ground_truth_pairs("train", limit=300), RankerSettings(steps=30), progress=False)
+    train_ranker(ranker, ground_truth_pairs("SR-v0", "train", limit=300), RankerSettings(steps=30), progress=False)
     ranker.save_pretrained(tmp_path / "policy")
     cmd = [sys.executable, "-m", "aitp_gym.cli", "prove", "--env", "SR-v0", "--planner", "bestfs", "--limit", "3",
            "--budget", "20", "--tactics-per-expansion", "8", "--quiet"]

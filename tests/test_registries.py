@@ -97,7 +97,7 @@ def test_ilql_heads_survive_the_rounds_and_shape_the_proposals(tmp_path):
     both are saved with the policy, and they change what the policy proposes."""
     import torch
 
-    from aitp_gym.agents.buffers import sr_ground_truth_pairs
+    from aitp_gym.agents.buffers import ground_truth_pairs
     from aitp_gym.agents.seq2seq import ILQLHeads, Seq2SeqPolicy
 
     run = tmp_path / "run"
@@ -116,7 +116,7 @@ def test_ilql_heads_survive_the_rounds_and_shape_the_proposals(tmp_path):
     trained_on = (flat(second.ilql_heads) - flat(first.ilql_heads)).norm()
     fresh = (flat(ILQLHeads.for_policy(first)) - flat(first.ilql_heads)).norm()
     assert 0 < trained_on < 0.25 * fresh, (float(trained_on), float(fresh))
-    goals = [p.goal for p in sr_ground_truth_pairs("valid", limit=4)]
+    goals = [p.goal for p in ground_truth_pairs("SR-v0", "valid", limit=4)]
     with second.perturbed(beta=0.0):
         plain = second.propose(goals, 4)
     assert second.propose(goals, 4) != plain, "the heads change the proposals"

@@ -616,3 +616,19 @@ def generate_split(split: str, seed: int, difficulties: Sequence[int] | range, p
     ordered = [item for group in itertools.zip_longest(*by_difficulty) for item in group if item is not None]
     return [make_theorem(target, theorem_id=f"sr-{split}-{i:04d}", split=split, proof=script, difficulty=difficulty)
             for i, (difficulty, target, script) in enumerate(ordered)]
+
+
+def ground_truth_pairs(split: str = "train", limit: int | None = None) -> list[tuple[str, str]]:
+    """``(goal text, tactic)`` along the generator's ground-truth proof of each theorem of ``split`` (the first
+    ``limit``): SR-v0's ``EnvTraits.ground_truth_pairs``, for pre-training policies."""
+    backend = SRBackend()
+    out = []
+    for theorem in list(backend.theorems(split))[:limit]:
+        goal = backend.start(theorem)
+        for tactic in theorem.data["proof"]:
+            out.append((goal.text, tactic))
+            outcome = backend.apply(goal, tactic)
+            if outcome.kind is OutcomeKind.PROVED or not outcome.subgoals:
+                break
+            goal = outcome.subgoals[0]
+    return out

@@ -128,3 +128,33 @@ class SRFeaturiser:
     def candidates(self, text: str) -> list[str] | None:
         parsed = parse_goal_text(text)
         return None if parsed is None else candidate_tactics_for(parsed[0])
+
+
+# ---------------------------------------------------------------------- the compact goal view models read
+VIEW_POINTS = 8
+
+
+def _spread(values: list[float], n: int) -> list[float]:
+    if len(values) <= n:
+        return values
+    step = (len(values) - 1) / (n - 1)
+    return [values[round(i * step)] for i in range(n)]
+
+
+def compact_view(text: str) -> str:
+    """SR-v0's goal view ``sr``: the expression, then at 8 evenly spread points the target y, the residual y − ŷ
+    and the ratio y / ŷ, 2 significant digits each: ``x | y: … | y-ŷ: … | y/ŷ: …`` (about 150 bytes instead of
+    about 280). The residual and the ratio put the next step in plain sight (a constant residual 3 is
+    ``add … B=3``)."""
+    parts = split_goal_text(text)
+    if parts is None:
+        return text  # not an SR-v0 goal: leave it as it is
+    expression, y, y_hat = parts
+    y, y_hat = _spread(y, VIEW_POINTS), _spread(y_hat, VIEW_POINTS)
+
+    def row(values: list[float]) -> str:
+        return " ".join(f"{v:.2g}" for v in values)
+
+    residual = [a - b for a, b in zip(y, y_hat, strict=True)]
+    ratio = [a / b if b else float("nan") for a, b in zip(y, y_hat, strict=True)]
+    return f"{expression} | y: {row(y)} | y-ŷ: {row(residual)} | y/ŷ: {row(ratio)}"
