@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from aitp_gym.backend import SupportsPrepare
+from aitp_gym.config import coerce, field_types
 from aitp_gym.errors import AitpError, DependencyNotInstalled, UnknownTheorem
 from aitp_gym.progress import interactive, progress
 from aitp_gym.registration import env_ids
@@ -272,33 +273,20 @@ def planner_overrides(planner: str, assignments: Sequence[str]) -> dict[str, Any
     """``["exploration=1", "temperature=0.5"]`` → typed planner settings, with clear errors."""
     from aitp_gym.search import PLANNERS
 
-    fields = {f.name: f for f in dataclasses.fields(PLANNERS[planner].Settings)}
+    types = field_types(PLANNERS[planner].Settings)
     out: dict[str, Any] = {}
     for item in assignments:
         key, sep, raw = item.partition("=")
         key = key.strip().replace("-", "_")
         if key in _BUDGET_OPTIONS:
             raise UsageError(f"--set {item!r}: set {key} with {_BUDGET_OPTIONS[key]}")
-        if not sep or key not in fields:
-            known = ", ".join(sorted(set(fields) - set(_BUDGET_OPTIONS)))
+        if not sep or key not in types:
+            known = ", ".join(sorted(set(types) - set(_BUDGET_OPTIONS)))
             raise UsageError(f"--set {item!r}: {planner} settings are {known} (write KEY=VALUE)")
-        kind = str(fields[key].type)
         try:
-            if kind.startswith("bool"):
-                if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                    raise ValueError(raw)
-                out[key] = raw.lower() in ("true", "1", "yes")
-            elif kind.startswith("int"):
-                out[key] = int(raw)
-            elif kind.startswith("float"):
-                out[key] = float(raw)
-                if not math.isfinite(out[key]):
-                    raise ValueError(raw)
-            else:
-                out[key] = raw
-        except ValueError:
-            what = "float (finite)" if kind.startswith("float") else kind.split()[0]
-            raise UsageError(f"--set {item!r}: {key} must be {what}") from None
+            out[key] = coerce(raw, types[key], key)
+        except ValueError as e:
+            raise UsageError(f"--set {item!r}: {e}") from None
     return out
 
 

@@ -25,7 +25,6 @@ import random
 import shutil
 import sys
 import time
-import typing
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from aitp_gym.backend import SupportsPrepare
+from aitp_gym.config import assign, from_dict
 from aitp_gym.optional import require
 from aitp_gym.registration import env_traits
 from aitp_gym.trace import atomic_write_text, iter_traces
@@ -238,67 +238,6 @@ def _train_pool(backend: Any, difficulty_max: int | None) -> list[Any]:
     return train
 
 
-def _from_dict(cls: type, data: dict[str, Any], where: str = "") -> Any:
-    """Build dataclass ``cls`` from a mapping; unknown keys are errors that name the allowed ones."""
-    if not isinstance(data, dict):
-        raise ValueError(f"{where or 'config'} must be a mapping, not {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = set(data) - set(fields)
-    if unknown:
-        raise ValueError(f"unknown config key(s) {', '.join(sorted(where + k for k in unknown))}; "
-                         f"allowed in {where or 'the top level'}: {', '.join(sorted(fields))}")
-    kwargs = {}
-    for key, value in data.items():
-        hint = hints[key]
-        if dataclasses.is_dataclass(hint):
-            kwargs[key] = _from_dict(hint, value, f"{where}{key}.")
-        else:
-            kwargs[key] = _coerce(value, hint, where + key)
-    return cls(**kwargs)
-
-
-def _coerce(value: Any, hint: Any, name: str) -> Any:
-    origin = typing.get_origin(hint)
-    args = [a for a in typing.get_args(hint) if a is not type(None)]
-    if value is None and type(None) in typing.get_args(hint):
-        return None
-    if origin in (list, dict):
-        if not isinstance(value, origin):
-            raise ValueError(f"{name} must be a {origin.__name__}, not {value!r}")
-        return value
-    target = args[0] if args else hint
-    if target is bool:
-        if isinstance(value, bool):
-            return value
-        raise ValueError(f"{name} must be true or false, not {value!r}")
-    if target in (int, float):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (target is int and value != int(value)):
-            raise ValueError(f"{name} must be {'an integer' if target is int else 'a number'}, not {value!r}")
-        return target(value)
-    if target is str:
-        if not isinstance(value, str):
-            raise ValueError(f"{name} must be a string, not {value!r}")
-        return value
-    return value
-
-
-def _set(data: dict[str, Any], assignment: str) -> None:
-    """``prove.max_expansions=32`` (values parsed as YAML) into a nested mapping."""
-    yaml = require("yaml", "aitp loop (its YAML configs)")
-
-    if "=" not in assignment:
-        raise ValueError(f"--set takes KEY=VALUE, not {assignment!r}")
-    key, raw = assignment.split("=", 1)
-    *path, last = key.strip().split(".")
-    node = data
-    for part in path:
-        node = node.setdefault(part, {})
-        if not isinstance(node, dict):
-            raise ValueError(f"--set {key}: {part} is not a section")
-    node[last] = yaml.safe_load(raw)
-
-
 def load_config(path: str | os.PathLike[str] | None, overrides: Sequence[str] = ()) -> LoopConfig:
     yaml = require("yaml", "aitp loop (its YAML configs)")
 
@@ -307,8 +246,8 @@ def load_config(path: str | os.PathLike[str] | None, overrides: Sequence[str] = 
         text = Path(path).read_text()
         data = yaml.safe_load(text) or {}
     for assignment in overrides:
-        _set(data, assignment)
-    return _from_dict(LoopConfig, data)
+        assign(data, assignment, yaml.safe_load)
+    return from_dict(LoopConfig, data)
 
 
 def config_to_yaml(config: LoopConfig) -> str:

@@ -59,9 +59,10 @@ def test_theorems_limit_must_be_positive(capsys):
     ("fringe", "temperature=-5", "temperature must be >= 0"),
     ("fringe", "score=bogus", "score must be 'critic' or 'policy'"),
     ("htps", "descents_per_batch=0", "descents_per_batch >= 1"),
-    ("htps", "exploration=nan", "exploration must be float"),
+    ("htps", "exploration=nan", "exploration must be a finite number"),
+    ("htps", "descents_per_batch=2.5", "descents_per_batch must be an integer"),
     ("bestfs", "max_expansions=3", "with --budget"),
-    ("bestfs", "early_stop=perhaps", "early_stop must be bool"),
+    ("bestfs", "early_stop=perhaps", "early_stop must be true or false"),
 ])
 def test_bad_settings_are_one_line_usage_errors(planner, setting, message, capsys, no_search):
     code, out, err = run(["prove", "--planner", planner, "--set", setting, "--quiet"], capsys)

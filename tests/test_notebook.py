@@ -153,7 +153,6 @@ def test_notebook_runs(path: Path, tmp_path: Path) -> None:
         check(out, rich, tmp_path)
     assert _listing(path.parent) == before
     written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
-    assert written, "the notebook wrote nothing: is it run in its working folder?"
     kept = _not_ignored([f"{path.parent.relative_to(REPO).as_posix()}/{name}" for name in written])
     assert kept == [], f"{path.name} leaves files in notebooks/ that git does not ignore: {kept}"
 
