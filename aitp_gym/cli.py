@@ -11,7 +11,6 @@ import json
 import math
 import os
 import shutil
-import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -23,7 +22,7 @@ from aitp_gym.config import coerce, field_types
 from aitp_gym.errors import AitpError, DependencyNotInstalled, UnknownTheorem
 from aitp_gym.progress import interactive, progress
 from aitp_gym.registration import env_ids
-from aitp_gym.trace import atomic_write_text
+from aitp_gym.trace import atomic_write_text, trace_file_name
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 
@@ -228,7 +227,7 @@ def _prove(args: argparse.Namespace, env: Any, planner: Any) -> int:
     try:
         for i, theorem in enumerate(theorems):
             env.reset(seed=args.seed, options={"theorem": theorem})
-            trace_path = out / "traces" / f"{i:04d}-{theorem.id}.json.gz" if out else None
+            trace_path = out / "traces" / trace_file_name(theorem.id, i) if out else None
             result = planner.search(env, policy=policy, critic=critic, trace_path=trace_path,
                                     header={"seed": args.seed, "split": args.split})
             results.append(result)
@@ -243,7 +242,8 @@ def _prove(args: argparse.Namespace, env: Any, planner: Any) -> int:
         bar.close()
     total = time.perf_counter() - started
 
-    proved = [r for r in results if r.proved]
+    from aitp_gym.search import summarise
+
     n = len(results)
     summary = {
         "env": args.env, "planner": args.planner, "policy": policy.name if policy is not None else "uniform",
@@ -251,17 +251,14 @@ def _prove(args: argparse.Namespace, env: Any, planner: Any) -> int:
         "seed": args.seed, "settings": dataclasses.asdict(planner.settings),
         "tactic_timeout": args.tactic_timeout,
         "interrupted": interrupted is not None, "planned": len(theorems),
-        "proved": len(proved), "attempted": n, "proof_rate": len(proved) / n if n else 0.0,
-        "mean_time": statistics.fmean(r.wall_time for r in results) if n else 0.0,
-        "mean_expansions": statistics.fmean(r.expansions for r in results) if n else 0.0,
-        "mean_expansions_to_proof": statistics.fmean(r.expansions for r in proved) if proved else None,
+        **summarise([r.summary() for r in results]),
         "total_time": total, "prepare_time": prepare_time,
         "results": [r.summary() for r in results],
     }
     if out:
         atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
     prefix = f"interrupted after {n} of {len(theorems)} theorems: " if interrupted is not None else ""
-    print(f"{prefix}{args.planner} on {args.env} ({args.split}): proved {len(proved)}/{n} "
+    print(f"{prefix}{args.planner} on {args.env} ({args.split}): proved {summary['proved']}/{n} "
           f"({100 * summary['proof_rate']:.1f}%) | mean time {summary['mean_time']:.3f} s | "
           f"mean expansions {summary['mean_expansions']:.1f} | total {total:.1f} s", flush=True)
     if out:

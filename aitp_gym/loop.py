@@ -35,7 +35,8 @@ from aitp_gym.backend import SupportsPrepare
 from aitp_gym.config import assign, from_dict
 from aitp_gym.optional import require
 from aitp_gym.registration import env_traits
-from aitp_gym.trace import atomic_write_text, iter_traces
+from aitp_gym.search import summarise
+from aitp_gym.trace import atomic_write_text, iter_traces, trace_file_name
 
 # ---------------------------------------------------------------------------------------------- configuration
 
@@ -331,7 +332,7 @@ class ProverActor:
         p = self.base["prove"]
         planner = make_planner(p["planner"], max_expansions=p["max_expansions"], time_limit=p["time_limit"],
                                tactics_per_expansion=p["tactics_per_expansion"], **p["planner_settings"])
-        trace_path = Path(self.base["out_dir"]) / f"{_safe(theorem_id)}.json.gz"
+        trace_path = Path(self.base["out_dir"]) / trace_file_name(theorem_id)
         result = planner.search(ProofAttempt(self.backend, self.theorems[theorem_id]), policy=self.policy,
                                 critic=self.critic, trace_path=trace_path)
         return result.summary()
@@ -383,10 +384,6 @@ def _init_worker(base: dict[str, Any], parent: int) -> None:
 
 def _prove_one(theorem_id: str) -> dict[str, Any]:
     return _WORKER["prover"].prove(theorem_id)
-
-
-def _safe(theorem_id: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in theorem_id)[:120]
 
 
 # ---------------------------------------------------------------------------------------------- the loop
@@ -652,7 +649,7 @@ class Loop:
                 use_p, use_c, pspec, cspec = self._in_use(trained, policy, critic, pspec, cspec)
                 train_results = self._prove("train", ids, rdir / "train", pspec, cspec, use_p, use_c,
                                             f"round {r}: proving")
-                row["train"] = _summarise(train_results)
+                row["train"] = summarise(train_results)
                 row["losses"] = self._train(r, rdir, policy, critic)
                 trained.update({k: True for k in ("policy", "critic")
                                 if any(LEARNERS[n].trains == k for n in row["losses"])})
@@ -667,7 +664,7 @@ class Loop:
                              "critic": "model" if use_c is not None else "model-free"}
             eval_results = self._prove("valid", eval_ids, rdir / "eval", eval_pspec, eval_cspec, use_p, use_c,
                                        f"round {r}: evaluating")
-            row["eval"] = _summarise(eval_results)
+            row["eval"] = summarise(eval_results)
             row["trained"] = dict(trained)
             row["seconds"] = round(time.perf_counter() - t0, 1)
             final = self.round_dir(r)
@@ -733,8 +730,8 @@ class Loop:
                 s = row[split]
                 tb.scalar(f"{split}/proof_rate", s["proof_rate"], r)
         s = row["eval"]
-        if s["expansions_per_proof"] is not None:
-            tb.scalar("search/expansions_per_proof", s["expansions_per_proof"], r)
+        if s["mean_expansions_to_proof"] is not None:
+            tb.scalar("search/expansions_per_proof", s["mean_expansions_to_proof"], r)
         for key in ("prover_s", "model_s", "bookkeeping_s"):
             tb.scalar(f"time/{key}", s[f"{key}_per_expansion"], r)
         tb.flush()
@@ -758,24 +755,11 @@ ROUND_SCALARS = ("train", "eval", "search", "time")
 
 
 
-def _summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
-    n = len(results)
-    proved = [r for r in results if r["proved"]]
-    expansions = sum(r["expansions"] for r in results) or 1
-    return {
-        "n": n, "proved": len(proved), "proof_rate": len(proved) / n if n else 0.0,
-        "expansions_per_proof": (sum(r["expansions"] for r in proved) / len(proved)) if proved else None,
-        "prover_s_per_expansion": sum(r["prover_time"] for r in results) / expansions,
-        "model_s_per_expansion": sum(r["policy_time"] for r in results) / expansions,
-        "bookkeeping_s_per_expansion": sum(r["bookkeeping_time"] + r["tree_time"] for r in results) / expansions,
-    }
-
-
 def _line(row: dict[str, Any]) -> str:
     parts = [f"round {row['round']}"]
     if "train" in row:
-        parts.append(f"train proved {row['train']['proved']}/{row['train']['n']}")
-    parts.append(f"eval proved {row['eval']['proved']}/{row['eval']['n']} ({row['eval']['proof_rate']:.0%})")
+        parts.append(f"train proved {row['train']['proved']}/{row['train']['attempted']}")
+    parts.append(f"eval proved {row['eval']['proved']}/{row['eval']['attempted']} ({row['eval']['proof_rate']:.0%})")
     if row.get("losses"):
         parts.append("losses " + " ".join(f"{k} {v:.3f}" for k, v in row["losses"].items()))
     parts.append(f"{row['seconds']:.0f} s")

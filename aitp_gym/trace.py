@@ -510,6 +510,19 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     atomic_write_bytes(path, data)
 
 
+def safe_name(name: str, limit: int = 120) -> str:
+    """The one file-name sanitiser: every character but letters, digits, ``-``, ``_`` and ``.`` becomes ``_`` (a
+    HOL Light or Lean name may hold ``/``, ``'`` or spaces), no leading or trailing dots, at most ``limit``
+    characters."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:limit].strip(".") or "_"
+
+
+def trace_file_name(theorem_id: str, index: int | None = None) -> str:
+    """The file name of a theorem's trace, ``[NNNN-]<safe id>.json.gz``; ``index`` (a run's order) keeps apart two
+    ids that sanitise alike."""
+    return (f"{index:04d}-" if index is not None else "") + f"{safe_name(theorem_id)}.json.gz"
+
+
 def write_trace(path: str | os.PathLike[str], record: TraceRecord) -> None:
     """Write one record as a ``.json`` (or ``.json.gz``) file, atomically."""
     atomic_write_text(path, json.dumps(record.to_dict(), default=_json_default, ensure_ascii=False))

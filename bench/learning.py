@@ -11,7 +11,6 @@ Prints the proof rates side by side, the training time, and model vs prover time
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -25,7 +24,7 @@ from aitp_gym.agents.learners.seq2seq import Seq2SeqSettings, train_seq2seq
 from aitp_gym.agents.ranker import RankerPolicy
 from aitp_gym.agents.seq2seq import GenerationSettings, Seq2SeqPolicy
 from aitp_gym.envs.sr.backend import SRBackend
-from aitp_gym.search import BestFS
+from aitp_gym.search import BestFS, summarise
 
 
 def evaluate(label: str, backend: SRBackend, theorems: list, budget: int, policy=None, k: int | None = None) -> dict:
@@ -33,11 +32,7 @@ def evaluate(label: str, backend: SRBackend, theorems: list, budget: int, policy
     for theorem in tqdm(theorems, desc=label, file=sys.stderr):
         planner = BestFS(max_expansions=budget, time_limit=600, tactics_per_expansion=k)
         results.append(planner.search(ProofAttempt(backend, theorem), policy=policy))
-    expansions = sum(r.expansions for r in results)
-    return {"label": label, "proved": sum(r.proved for r in results), "n": len(results),
-            "model_ms_per_expansion": 1000 * sum(r.policy_time for r in results) / max(1, expansions),
-            "prover_ms_per_expansion": 1000 * sum(r.prover_time for r in results) / max(1, expansions),
-            "mean_expansions_when_proved": statistics.mean([r.expansions for r in results if r.proved] or [0])}
+    return {"label": label, **summarise([r.summary() for r in results])}
 
 
 def main() -> None:
@@ -80,8 +75,8 @@ def main() -> None:
     print(f"\nBestFS on SR-v0 valid ({len(theorems)} theorems), {args.budget} expansions:")
     print(f"{'policy':16} {'proved':>10} {'model ms/exp':>13} {'prover ms/exp':>14} {'exp. when proved':>17}")
     for r in rows:
-        print(f"{r['label']:16} {r['proved']:>4}/{r['n']:<5} {r['model_ms_per_expansion']:>13.1f} "
-              f"{r['prover_ms_per_expansion']:>14.2f} {r['mean_expansions_when_proved']:>17.1f}")
+        print(f"{r['label']:16} {r['proved']:>4}/{r['attempted']:<5} {1000 * r['model_s_per_expansion']:>13.1f} "
+              f"{1000 * r['prover_s_per_expansion']:>14.2f} {r['mean_expansions_to_proof'] or 0:>17.1f}")
     for learned in rows[2:]:
         for base in rows[:2]:
             print(f"ratio proved {learned['label']} / {base['label']}: "

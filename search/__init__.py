@@ -1,6 +1,6 @@
 """Planners over the shared proof tree, one module each, on the expand loop of ``aitp_gym.search.base``."""
 
-from aitp_gym.search.base import Planner, SearchResult, SearchSettings
+from aitp_gym.search.base import Planner, SearchResult, SearchSettings, summarise
 from aitp_gym.search.bestfs import BestFS
 from aitp_gym.search.bfs import BFS
 from aitp_gym.search.fringe import Fringe, FringeSettings
@@ -20,4 +20,5 @@ def make_planner(name: str, **settings: object) -> Planner:
 
 
 __all__ = ["BFS", "HTPS", "PLANNERS", "BestFS", "Fringe", "FringeSettings", "HTPSSettings", "Planner",
-           "SearchResult", "SearchSettings", "UpDown", "UpDownSettings", "make_planner"]
+           "SearchResult", "SearchSettings", "UpDown", "UpDownSettings", "make_planner",
+           "summarise"]

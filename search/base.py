@@ -352,3 +352,23 @@ def best_path_logprobs(tree: ProofTree) -> dict[int, float]:
                 if child.is_open and child.id not in best:
                     heapq.heappush(heap, (neg - edge.logprob, next(tie), child))
     return best
+
+
+def summarise(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The one summary of a set of searches (``SearchResult.summary()`` dicts): how many were attempted and proved,
+    the proof rate, mean wall time and expansions, mean expansions of the proved ones, and the seconds per
+    expansion spent in the prover, the models and the planner's bookkeeping. ``aitp prove``'s ``summary.json``
+    and ``aitp loop``'s ``rounds.jsonl`` both hold it."""
+    n = len(results)
+    proved = [r for r in results if r["proved"]]
+    expansions = sum(r["expansions"] for r in results)
+    per = expansions or 1
+    return {
+        "attempted": n, "proved": len(proved), "proof_rate": len(proved) / n if n else 0.0,
+        "mean_time": sum(r["wall_time"] for r in results) / n if n else 0.0,
+        "mean_expansions": expansions / n if n else 0.0,
+        "mean_expansions_to_proof": sum(r["expansions"] for r in proved) / len(proved) if proved else None,
+        "prover_s_per_expansion": sum(r["prover_time"] for r in results) / per,
+        "model_s_per_expansion": sum(r["policy_time"] for r in results) / per,
+        "bookkeeping_s_per_expansion": sum(r["bookkeeping_time"] + r["tree_time"] for r in results) / per,
+    }

@@ -40,7 +40,7 @@ def test_one_round_end_to_end(tmp_path):
     rows = Loop(config, tmp_path / "run", progress=False, log=lambda m: None).run()
     assert [r["round"] for r in rows] == [0, 1]
     assert rows[0]["models"] == {"policy": "model-free", "critic": "model-free"}  # bootstrapping
-    assert rows[1]["train"]["n"] == 3 and rows[1]["eval"]["n"] == 3
+    assert rows[1]["train"]["attempted"] == 3 and rows[1]["eval"]["attempted"] == 3
     run = tmp_path / "run"
     lines = [json.loads(x) for x in (run / "rounds.jsonl").read_text().splitlines()]
     assert lines == json.loads(json.dumps(rows))
@@ -238,7 +238,7 @@ def test_the_ray_path_on_a_local_ray(tmp_path):
         import ray
 
         ray.shutdown()
-    assert [r["eval"]["n"] for r in rows] == [3, 3] and rows[1]["train"]["n"] == 3
+    assert [r["eval"]["attempted"] for r in rows] == [3, 3] and rows[1]["train"]["attempted"] == 3
     assert len(list((tmp_path / "run/rounds/001/train").glob("*.json.gz"))) == 3
 
 

@@ -109,7 +109,7 @@ def _check_learning_curves(out: str, rich: list[dict], workdir: Path) -> None:
     run = workdir / "runs" / "learning_curves"
     rows = [json.loads(line) for line in (run / "rounds.jsonl").read_text().splitlines()]
     assert [row["round"] for row in rows] == [0, 1, 2]  # the small loop ran round 0 and two learning rounds
-    assert all(row["eval"]["n"] == 40 for row in rows) and rows[1]["train"]["n"] == 60
+    assert all(row["eval"]["attempted"] == 40 for row in rows) and rows[1]["train"]["attempted"] == 60
     assert "3 rounds in" in out
     for row in rows:  # the table printed from rounds.jsonl
         ev = row["eval"]

@@ -101,3 +101,11 @@ def test_a_summary_named_explicitly_is_read_and_refused(tmp_path):
     run = _run_folder(tmp_path)
     with pytest.raises(TraceFormatError, match="not an aitp-gym trace"):
         list(iter_traces(run / "summary.json"))
+
+
+def test_trace_file_names_are_safe_for_any_theorem_id():
+    from aitp_gym.trace import safe_name, trace_file_name
+
+    assert trace_file_name("Nat.add_comm") == "Nat.add_comm.json.gz"
+    assert trace_file_name("list/rev ' app", 3) == "0003-list_rev___app.json.gz"
+    assert safe_name("../..") == "_" and safe_name("x" * 500) == "x" * 120

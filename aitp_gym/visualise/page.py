@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from aitp_gym.trace import TraceRecord, atomic_write_text
+from aitp_gym.trace import TraceRecord, atomic_write_text, safe_name
 from aitp_gym.visualise.data import load_records, select_record, tree_payload
 
 ASSETS = ("page.html", "page.css", "page.js")
@@ -71,14 +71,10 @@ def visualise(trace: str | os.PathLike[str], output: str | os.PathLike[str] | No
     if output is None:
         trace = Path(trace)
         if trace.is_dir():
-            output = trace / f"{_safe_name(str(record.header.get('theorem_id', 'trace')))}.html"
+            output = trace / f"{safe_name(str(record.header.get('theorem_id', 'trace')))}.html"
         else:
             name = trace.name
             for suffix in (".gz", ".jsonl", ".json"):
                 name = name.removesuffix(suffix)
             output = trace.with_name(f"{name or 'trace'}.html")
     return write_html(record, output)
-
-
-def _safe_name(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name).strip(".") or "trace"
