@@ -1,0 +1,231 @@
+"""``aitp loop``'s configuration: the ``LoopConfig`` dataclasses (read from YAML plus ``--set``, typed by
+``aitp_gym.config``), and every check that needs no run: ``check_before_work``."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aitp_gym.config import assign, from_dict
+from aitp_gym.optional import require
+from aitp_gym.registration import env_traits
+
+
+@dataclass
+class ProveConfig:
+    """How theorems are attempted."""
+
+    planner: str = "htps"
+    """bestfs | bfs | fringe | updown | htps."""
+    planner_settings: dict[str, Any] = field(default_factory=dict)
+    """Extra planner settings, e.g. {exploration: 1.0}."""
+    max_expansions: int = 64
+    """Search budget per theorem, in expansions: evaluation always uses it, so rounds compare at one budget."""
+    train_max_expansions: int | None = None
+    """Budget when proving train theorems (None: max_expansions). A bigger one finds more proofs to learn from."""
+    time_limit: float = 60.0
+    """Search budget per theorem, in seconds."""
+    tactics_per_expansion: int = 8
+    """Candidates the policy proposes per expanded goal."""
+    train_theorems: int = 40
+    """Train-split theorems attempted per round (a fresh seeded sample each round)."""
+    eval_theorems: int = 40
+    """Valid-split theorems evaluated per round (the same ones every round)."""
+    train_difficulty_max: int | None = None
+    """SR-v0 only: attempt train theorems of at most this difficulty (None: all)."""
+
+
+@dataclass
+class ModelConfig:
+    """The starting models."""
+
+    policy: str = "seq2seq"
+    """uniform (model-free) | ranker (a fresh featurised ranker of the env's enumerated tactics, e.g. SR-v0's) |
+    seq2seq (a fresh tiny model) | holist (a fresh HOList tactic-and-premise model, for HOList-v0) | a checkpoint
+    folder of any of them."""
+    critic: str = "value"
+    """default (the env's model-free critic) | value (a fresh tiny critic) | a checkpoint folder."""
+    pretrain_steps: int = 0
+    """SR-v0: supervised steps (seq2seq or ranker) on the generator's ground-truth proofs before round 0 (0: none)."""
+    num_candidates: int = 8
+    """Beam width / candidates per goal for the seq2seq policy."""
+    goal_view: str = "auto"
+    """What fresh models read of a goal: auto (sr for SR-v0, else full) | full | sr. See aitp_gym.agents.text."""
+    bootstrap: bool = True
+    """Until a model has been trained (by pre-training or a round), prove with the env's model-free policy and
+    critic instead: a fresh model proves nothing, so expert iteration would have nothing to learn from."""
+
+
+@dataclass
+class LearnConfig:
+    """Which learners run each round, and how long."""
+
+    learners: list[str] = field(default_factory=lambda: ["seq2seq", "critic"])
+    """Any of seq2seq, dpo, ilql (for a seq2seq policy), ranker (for a ranker policy), premise (for the HOList
+    model), critic (for a value critic), in this order."""
+    steps: int = 150
+    """Optimiser steps per learner per round."""
+    batch_size: int = 32
+    lr: float | None = None
+    """Learning rate of every learner (None: each learner's own default, e.g. 1e-3 for the transformer learners and
+    0.05 for the ranker's linear model)."""
+    window: int = 3
+    """Build buffers from this round's traces and the previous window-1 rounds'."""
+
+
+@dataclass
+class LoopConfig:
+    """One learning run."""
+
+    env: str = "SR-v0"
+    """A registered environment id."""
+    rounds: int = 3
+    """Learning rounds after round 0."""
+    seed: int = 0
+    workers: int = 1
+    """Local worker processes that prove in parallel (1: in this process)."""
+    ray_address: str | None = None
+    """Prove with Ray actors, one per worker: 'local' starts a local Ray, 'auto' joins a cluster, else an address."""
+    torch_threads: int = 0
+    """torch threads in each process (0: torch's default)."""
+    prove: ProveConfig = field(default_factory=ProveConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    learn: LearnConfig = field(default_factory=LearnConfig)
+
+    def __post_init__(self) -> None:
+        _at_least(self, "", rounds=0, workers=1, torch_threads=0)
+        _at_least(self.prove, "prove.", train_theorems=1, eval_theorems=1)
+        _at_least(self.model, "model.", pretrain_steps=0, num_candidates=1)
+        _at_least(self.learn, "learn.", steps=0, batch_size=1, window=1)
+        if self.learn.lr is not None and not self.learn.lr > 0:
+            raise ValueError(f"learn.lr must be more than 0 (or null: each learner's default), not {self.learn.lr}")
+        from aitp_gym.agents.learners import LEARNERS
+
+        bad = [n for n in self.learn.learners if n not in LEARNERS]
+        if bad:
+            raise ValueError(f"learn.learners: unknown learner(s) {', '.join(map(str, bad))}; choose from "
+                             f"{', '.join(LEARNERS)}")
+        for role in ("policy", "critic"):
+            _check_pairs(role, getattr(self.model, role),
+                         [n for n in self.learn.learners if LEARNERS[n].trains == role])
+        from aitp_gym.agents.text import goal_views
+
+        if self.model.goal_view != "auto" and self.model.goal_view not in goal_views():
+            raise ValueError(f"model.goal_view must be auto or one of {', '.join(goal_views())}, "
+                             f"not {self.model.goal_view!r}")
+
+
+def _at_least(section: Any, where: str, **minimum: int) -> None:
+    for name, low in minimum.items():
+        if getattr(section, name) < low:
+            raise ValueError(f"{where}{name} must be {low} or more, not {getattr(section, name)}")
+
+
+def _check_pairs(role: str, spec: str, learners: list[str]) -> None:
+    """The learners that train the ``role`` model can train its kind (read from ``aitp_gym.agents.models``)."""
+    from aitp_gym.agents.models import MODEL_FREE, model_kind, registry
+
+    if not learners:
+        return
+    pairs = "; ".join(f"{k.name}: {', '.join(k.learners)}" for k in registry(role).values())
+    try:
+        kind = model_kind(spec, role)
+    except ValueError:
+        return  # check_before_work says what is wrong with the spec
+    if kind is None:
+        raise ValueError(f"learn.learners {', '.join(learners)} train the {role}, but model.{role} is "
+                         f"{MODEL_FREE[role]} (model-free): set model.{role} to a model ({pairs})")
+    wrong = [n for n in learners if n not in kind.learners]
+    if wrong:
+        plural = {"policy": "policies", "critic": "critics"}[role]
+        raise ValueError(f"learn.learners: {', '.join(wrong)} cannot train a {kind.name} {role}; the {plural} and "
+                         f"their learners are {pairs}")
+
+
+def check_before_work(config: LoopConfig) -> None:
+    """Everything about a config that can go wrong without running it: the env, the planner and its settings, and
+    the model specs. ``aitp loop`` calls this before it touches the run folder."""
+    import gymnasium as gym
+
+    from aitp_gym import env_ids
+    from aitp_gym.search import PLANNERS, make_planner
+
+    if config.env not in gym.envs.registry:
+        raise ValueError(f"env: unknown environment {config.env!r}; aitp-gym registers {', '.join(env_ids())}")
+    if config.model.pretrain_steps and env_traits(config.env).ground_truth_pairs is None:
+        raise ValueError(f"model.pretrain_steps: {config.env} has no generator proofs to pre-train on "
+                         "(EnvTraits.ground_truth_pairs); set it to 0")
+    p = config.prove
+    if p.planner not in PLANNERS:
+        raise ValueError(f"prove.planner: unknown planner {p.planner!r}; choose from {', '.join(PLANNERS)}")
+    fields = {f.name for f in dataclasses.fields(PLANNERS[p.planner].Settings)}
+    budget = {"max_expansions", "time_limit", "tactics_per_expansion"}
+    bad = set(p.planner_settings) - (fields - budget)
+    if bad:
+        raise ValueError(f"prove.planner_settings: {p.planner} has no setting(s) {', '.join(sorted(map(str, bad)))}"
+                         f" (budgets are prove.max_expansions, prove.time_limit, prove.tactics_per_expansion); "
+                         f"its settings: {', '.join(sorted(fields - budget))}; to drop settings meant for another "
+                         f"planner, add --set \"prove.planner_settings={{}}\"")
+    # the values too: build the planner with both budgets, as the workers will
+    for where, expansions in (("max_expansions", p.max_expansions), ("train_max_expansions", p.train_max_expansions)):
+        if expansions is None:
+            continue
+        try:
+            make_planner(p.planner, max_expansions=expansions, time_limit=p.time_limit,
+                         tactics_per_expansion=p.tactics_per_expansion, **p.planner_settings)
+        except (ValueError, TypeError) as e:
+            message = str(e).replace("max_expansions", where)
+            budgets = ("max_expansions", "train_max_expansions", "time_limit", "tactics_per_expansion")
+            raise ValueError(f"prove.{message}" if message.startswith(budgets)
+                             else f"prove.planner_settings: {message}") from None
+    from aitp_gym.agents.models import model_kind
+
+    for role in ("policy", "critic"):
+        try:
+            model_kind(getattr(config.model, role), role)
+        except ValueError as e:
+            raise ValueError(f"model.{role}: {e}") from None
+    # the theorem counts, against the env's splits (listing them starts no prover)
+    env = gym.make(config.env, split="valid")
+    try:
+        backend = env.unwrapped.backend
+        valid = len(backend.theorems("valid"))
+        if p.eval_theorems > valid:
+            raise ValueError(f"prove.eval_theorems: {p.eval_theorems} is more than the {valid} theorems of "
+                             f"{config.env}'s valid split")
+        train = len(train_pool(backend, p.train_difficulty_max))
+        if config.rounds and p.train_theorems > train:
+            raise ValueError(f"prove.train_theorems: {p.train_theorems} is more than the {train} theorems of "
+                             f"{config.env}'s train split" + (f" of difficulty at most {p.train_difficulty_max}"
+                                                               if p.train_difficulty_max is not None else ""))
+    finally:
+        env.close()
+
+
+def train_pool(backend: Any, difficulty_max: int | None) -> list[Any]:
+    train = list(backend.theorems("train"))
+    if difficulty_max is not None:
+        train = [t for t in train if t.data.get("difficulty", 0) <= difficulty_max]
+    return train
+
+
+def load_config(path: str | os.PathLike[str] | None, overrides: Sequence[str] = ()) -> LoopConfig:
+    yaml = require("yaml", "aitp loop (its YAML configs)")
+
+    data = {}
+    if path is not None:
+        text = Path(path).read_text()
+        data = yaml.safe_load(text) or {}
+    for assignment in overrides:
+        assign(data, assignment, yaml.safe_load)
+    return from_dict(LoopConfig, data)
+
+
+def config_to_yaml(config: LoopConfig) -> str:
+    yaml = require("yaml", "aitp loop (its YAML configs)")
+
+    return yaml.safe_dump(dataclasses.asdict(config), sort_keys=False)
