@@ -1,7 +1,7 @@
 """The command line's input checks, exit codes, output folder rules, Ctrl-C handling and help text.
 
 Most tests call ``aitp_gym.cli.main`` in-process (fast, and lets a test stub the planner or the backend); the
-Ctrl-C and HOList listing tests run ``aitp`` as a subprocess, as a user would. All use SR-v0, except the
+Ctrl-C and closed-pipe tests run ``aitp`` as a subprocess, as a user would. All use SR-v0, except the
 HOList-v0 listing, which reads the shipped theorem database and starts no prover.
 """
 
@@ -106,7 +106,8 @@ def test_theorems_file_proves_those_ids(tmp_path, capsys):
 
 
 def test_unknown_environment_and_theorem_are_usage_errors(capsys, no_search):
-    assert run(["prove", "--env", "Nope-v0"], capsys)[0] == 2
+    code, _, err = run(["prove", "--env", "Nope-v0"], capsys)
+    assert code == 2 and "unknown environment" in err and "Traceback" not in err
     assert run(["theorems", "--env", "Nope-v0"], capsys)[0] == 2
     code, _, err = run(["prove", "--theorem", "no-such-id"], capsys)
     assert code == 2 and "no theorem 'no-such-id'" in err
@@ -124,25 +125,24 @@ def test_bad_out_is_refused_before_any_work(tmp_path, monkeypatch, capsys, no_se
     assert prepared == [] and a_file.read_text() == "not a folder"
 
 
-def _prove(out, *extra):
-    return subprocess.run([sys.executable, "-m", "aitp_gym.cli", "prove", "--limit", "3", "--budget", "20",
-                           "--quiet", "--out", str(out), *extra], capture_output=True, text=True, timeout=300)
-
-
-def test_a_used_out_folder_needs_overwrite(tmp_path):
+def test_a_used_out_folder_needs_overwrite(tmp_path, capsys):
     out = tmp_path / "run"
-    assert _prove(out).returncode == 0
+
+    def prove(*extra):
+        return run(["prove", "--limit", "3", "--budget", "20", "--quiet", "--out", str(out), *extra], capsys)
+
+    assert prove()[0] == 0
     before = sorted(p.name for p in (out / "traces").iterdir())
     assert len(before) == 3
 
-    p = _prove(out, "--planner", "bfs", "--limit", "1")
-    assert p.returncode == 2 and "not empty" in p.stderr and "--overwrite" in p.stderr
+    code, _, err = prove("--planner", "bfs", "--limit", "1")
+    assert code == 2 and "not empty" in err and "--overwrite" in err
     assert sorted(p.name for p in (out / "traces").iterdir()) == before
     assert json.loads((out / "summary.json").read_text())["planner"] == "bestfs"
 
     (out / "notes.txt").write_text("mine")
-    p = _prove(out, "--planner", "bfs", "--limit", "1", "--overwrite")
-    assert p.returncode == 0, p.stderr
+    code, _, err = prove("--planner", "bfs", "--limit", "1", "--overwrite")
+    assert code == 0, err
     summary = json.loads((out / "summary.json").read_text())
     assert summary["planner"] == "bfs" and summary["attempted"] == 1 and summary["interrupted"] is False
     assert [r.header["planner"] for r in iter_traces(out)] == ["bfs"]  # the old traces are gone, not mixed in
@@ -225,7 +225,7 @@ def test_tactic_timeout_reaches_the_environment_only_when_given(monkeypatch, cap
 
 
 def test_progress_bar_and_summary_line(capsys, monkeypatch):
-    monkeypatch.setattr(cli, "interactive", lambda: True)  # as on a terminal
+    monkeypatch.setattr(cli.prove, "interactive", lambda: True)  # as on a terminal
     monkeypatch.setattr("aitp_gym.progress.interactive", lambda file=None: True)
     code, out, err = run(["prove", "--limit", "3", "--budget", "5"], capsys)
     assert code == 0 and "3/3 [" in err and "proved=" in err  # tqdm, on stderr
@@ -258,6 +258,8 @@ def test_help_shows_each_default_once_and_the_exit_codes(argv, capsys):
         assert entry.count("default") <= 1, entry
     if argv[0] == "prove":
         assert "(default: 200)" in text and "(default: 0)" in text  # --budget, --seed
+        for option in ("--env", "--planner", "--split", "--limit", "--budget", "--time-limit", "--out", "--seed"):
+            assert option in text
 
 
 def test_theorems_sr_one_line_each(capsys):
@@ -267,17 +269,18 @@ def test_theorems_sr_one_line_each(capsys):
     assert "# 100 of 100 theorems" in err
 
 
-def test_theorems_holist_one_line_each():
+def test_theorems_holist_one_line_each(capsys):
     """HOL Light statements span lines; the listing keeps one line per theorem (from the shipped database)."""
     def aitp(*args):
-        return subprocess.run([sys.executable, "-m", "aitp_gym.cli", "theorems", "--env", "HOList-v0", "--split",
-                               "valid", *args], capture_output=True, text=True, timeout=300, check=True)
+        code, out, err = run(["theorems", "--env", "HOList-v0", "--split", "valid", *args], capsys)
+        assert code == 0, err
+        return out, err
 
-    exact = [json.loads(line) for line in aitp("--json").stdout.splitlines()]
+    exact = [json.loads(line) for line in aitp("--json")[0].splitlines()]
     assert any("\n" in t["statement"] for t in exact)  # the case this test is about
-    p = aitp()
-    lines = p.stdout.splitlines()
-    assert len(lines) == len(exact) and f"# {len(exact)} of {len(exact)} theorems" in p.stderr
+    out, err = aitp()
+    lines = out.splitlines()
+    assert len(lines) == len(exact) and f"# {len(exact)} of {len(exact)} theorems" in err
     for line, t in zip(lines, exact, strict=True):
         tid, statement = line.split("\t")
         assert tid == t["id"] and statement == " ".join(t["statement"].split())
@@ -285,9 +288,6 @@ def test_theorems_holist_one_line_each():
 
 def test_a_closed_pipe_ends_quietly():
     """`aitp theorems | head`: the reader leaves early; aitp exits 0 without a message."""
-    import subprocess
-    import sys
-
     proc = subprocess.Popen([sys.executable, "-m", "aitp_gym.cli", "theorems", "--env", "SR-v0", "--split", "train"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout.read(100)
