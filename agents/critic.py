@@ -48,16 +48,16 @@ class ValueCritic:
         self.model.eval()
 
     @classmethod
-    def tiny(cls, seed: int = 0, goal_view: str = "full", **config: Any) -> ValueCritic:
+    def tiny(cls, seed: int = 0, goal_view: str = "full", device: str = "cpu", **config: Any) -> ValueCritic:
         tokenizer = byte_tokenizer()
         torch.manual_seed(seed)
         encoder = transformers.T5EncoderModel(tiny_t5_config(len(tokenizer), **config))
-        return cls(ValueModel(encoder), tokenizer, goal_view=goal_view)
+        return cls(ValueModel(encoder), tokenizer, goal_view=goal_view, device=device)
 
     @classmethod
-    def fresh(cls, goal_view: str = "full", **_: Any) -> ValueCritic:
+    def fresh(cls, goal_view: str = "full", device: str = "cpu", **_: Any) -> ValueCritic:
         """A fresh tiny critic for the models registry."""
-        return cls.tiny(goal_view=goal_view)
+        return cls.tiny(goal_view=goal_view, device=device)
 
     def save_pretrained(self, path: str | os.PathLike[str]) -> None:
         path = Path(path)

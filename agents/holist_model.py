@@ -294,9 +294,9 @@ class HOListPolicy:
         return cls(HOListNet(s), s, database, device)
 
     @classmethod
-    def fresh(cls, num_candidates: int = 8, **_: Any) -> HOListPolicy:
+    def fresh(cls, num_candidates: int = 8, device: str = "cpu", **_: Any) -> HOListPolicy:
         """A fresh model for the models registry."""
-        return cls.tiny(num_candidates=num_candidates)
+        return cls.tiny(num_candidates=num_candidates, device=device)
 
     def save_pretrained(self, path: str | os.PathLike[str]) -> None:
         """Write the settings (``aitp_model.json``) and the weights (a torch state dict) to the folder ``path``."""

@@ -150,8 +150,8 @@ def model_kind(spec: str, role: str) -> ModelKind | None:
 
 def make_model(spec: str, role: str, **options: Any) -> Any:
     """None for the model-free keyword; a fresh model for a kind's keyword (``options``: ``num_candidates``,
-    ``goal_view``); else the checkpoint folder, loaded with ``overrides`` (e.g. ``num_candidates``; a
-    checkpoint keeps its own goal view)."""
+    ``goal_view``, ``featuriser``, ``device``); else the checkpoint folder, loaded with ``num_candidates`` and
+    ``device`` (a checkpoint keeps its own goal view and featuriser)."""
     kind = model_kind(spec, role)
     if kind is None:
         return None
@@ -159,4 +159,6 @@ def make_model(spec: str, role: str, **options: Any) -> Any:
         return kind.fresh(**options)
     overrides = {} if role != "policy" or options.get("num_candidates") is None else {
         "num_candidates": options["num_candidates"]}
+    if "device" in options:
+        overrides["device"] = options["device"]
     return kind.load(spec, **overrides)

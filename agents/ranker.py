@@ -134,7 +134,9 @@ class RankerPolicy:
         return cls.tiny(featuriser=featuriser, num_candidates=num_candidates)
 
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike[str], **settings: Any) -> RankerPolicy:
+    def from_pretrained(cls, path: str | os.PathLike[str], device: str = "cpu", **settings: Any) -> RankerPolicy:
+        """A saved ranker; it runs on the CPU whatever ``device`` says (a sparse linear model gains nothing on a
+        GPU)."""
         path = Path(path)
         saved = read_model_file(path)
         if saved is None or saved["kind"] != cls.name:

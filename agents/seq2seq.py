@@ -111,17 +111,18 @@ class Seq2SeqPolicy:
 
     # ------------------------------------------------------------------ construction and checkpoints
     @classmethod
-    def tiny(cls, seed: int = 0, settings: GenerationSettings | None = None, **config: Any) -> Seq2SeqPolicy:
+    def tiny(cls, seed: int = 0, settings: GenerationSettings | None = None, device: str = "cpu",
+             **config: Any) -> Seq2SeqPolicy:
         """A fresh, randomly initialised tiny model (seeded)."""
         tokenizer = byte_tokenizer()
         torch.manual_seed(seed)
         model = transformers.T5ForConditionalGeneration(tiny_t5_config(len(tokenizer), **config))
-        return cls(model, tokenizer, settings)
+        return cls(model, tokenizer, settings, device)
 
     @classmethod
-    def fresh(cls, num_candidates: int = 8, goal_view: str = "full", **_: Any) -> Seq2SeqPolicy:
+    def fresh(cls, num_candidates: int = 8, goal_view: str = "full", device: str = "cpu", **_: Any) -> Seq2SeqPolicy:
         """A fresh tiny model for the models registry."""
-        return cls.tiny(settings=GenerationSettings(num_candidates=num_candidates, goal_view=goal_view))
+        return cls.tiny(settings=GenerationSettings(num_candidates=num_candidates, goal_view=goal_view), device=device)
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike[str], device: str = "cpu",

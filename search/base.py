@@ -100,6 +100,11 @@ class SearchResult:
     policy_time: float
     tree_time: float = 0.0
     replay_message: str = ""
+    rejected: int = 0
+    """Tactics the policy proposed that the prover rejected (error or timeout outcomes)."""
+    proposal_entropy: float | None = None
+    """Mean entropy (nats) of the policy's proposals per expanded goal, renormalised over what it proposed: a
+    policy collapsing onto a few tactics shows here first."""
     trace: TraceRecord | None = field(default=None, repr=False)
 
     @property
@@ -115,7 +120,8 @@ class SearchResult:
             "wall_time": self.wall_time, "prover_time": self.prover_time, "policy_time": self.policy_time,
             "tree_time": self.tree_time,
             "bookkeeping_time": self.bookkeeping_time, "proof_size": self.proof.size() if self.proof else None,
-            "replay_message": self.replay_message,
+            "replay_message": self.replay_message, "rejected": self.rejected,
+            "proposal_entropy": self.proposal_entropy,
         }
 
 
@@ -183,6 +189,7 @@ class Planner(ABC):
         default_timeout = attempt.tactic_timeout or attempt.prover["tactic_timeout"]
         out = []
         for node, candidates in zip(nodes, proposals, strict=True):
+            self._entropies.append(_entropy([logprob for _, logprob in candidates]))
             tried = {e.tactic for e in node.edges}
             for tactic, logprob in candidates:
                 if tactic in tried:
@@ -193,7 +200,7 @@ class Planner(ABC):
                     break
                 tried.add(tactic)
                 timeout = None if default_timeout is None else min(default_timeout, left)
-                attempt.apply_tactic(node, tactic, logprob, timeout=timeout)
+                self.rejected += attempt.apply_tactic(node, tactic, logprob, timeout=timeout).is_error
             out.append(list(node.edges))
         return out
 
@@ -218,6 +225,7 @@ class Planner(ABC):
         started = time.perf_counter()
         self._deadline = started + settings.time_limit
         self.cut_short: set[int] = set()
+        self.rejected, self._entropies = 0, []
         prover_before, apps_before, tree_before = attempt.prover_time, attempt.applications, attempt.tree_time
         self.reset(tree)
         expansions, stop_reason = 0, "exhausted"
@@ -259,7 +267,8 @@ class Planner(ABC):
         result = SearchResult(attempt.theorem.id, self.name, proved, proof if proved else None, stop_reason,
                               expansions, attempt.applications - apps_before, wall,
                               attempt.prover_time - prover_before + replay_time, self.model_time,
-                              attempt.tree_time - tree_before, replay_message)
+                              attempt.tree_time - tree_before, replay_message, self.rejected,
+                              sum(self._entropies) / len(self._entropies) if self._entropies else None)
         result.trace = self._trace(attempt, result, header or {})
         if trace_path is not None:
             write_trace(trace_path, result.trace)
@@ -354,15 +363,27 @@ def best_path_logprobs(tree: ProofTree) -> dict[int, float]:
     return best
 
 
+def _entropy(logprobs: Sequence[float]) -> float:
+    """Entropy (nats) of the distribution ``logprobs`` renormalised over themselves (0 for one or none)."""
+    if len(logprobs) < 2:
+        return 0.0
+    top = max(logprobs)
+    weights = [math.exp(lp - top) for lp in logprobs]
+    total = sum(weights)
+    return -sum(w / total * math.log(w / total) for w in weights if w > 0)
+
+
 def summarise(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """The one summary of a set of searches (``SearchResult.summary()`` dicts): how many were attempted and proved,
     the proof rate, mean wall time and expansions, mean expansions of the proved ones, and the seconds per
-    expansion spent in the prover, the models and the planner's bookkeeping. ``aitp prove``'s ``summary.json``
+    expansion spent in the prover, the models and the planner's bookkeeping, and the degeneration watch: the share
+    of applied proposals the prover rejected and the mean entropy of the proposals. ``aitp prove``'s ``summary.json``
     and ``aitp loop``'s ``rounds.jsonl`` both hold it."""
     n = len(results)
     proved = [r for r in results if r["proved"]]
     expansions = sum(r["expansions"] for r in results)
     per = expansions or 1
+    entropies = [r["proposal_entropy"] for r in results if r.get("proposal_entropy") is not None]
     return {
         "attempted": n, "proved": len(proved), "proof_rate": len(proved) / n if n else 0.0,
         "mean_time": sum(r["wall_time"] for r in results) / n if n else 0.0,
@@ -371,4 +392,7 @@ def summarise(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "prover_s_per_expansion": sum(r["prover_time"] for r in results) / per,
         "model_s_per_expansion": sum(r["policy_time"] for r in results) / per,
         "bookkeeping_s_per_expansion": sum(r["bookkeeping_time"] + r["tree_time"] for r in results) / per,
+        # what shows a collapsing policy: the share of proposals the prover rejects, the spread of the proposals
+        "rejected_share": sum(r.get("rejected", 0) for r in results) / max(1, sum(r["applications"] for r in results)),
+        "proposal_entropy": sum(entropies) / len(entropies) if entropies else None,
     }

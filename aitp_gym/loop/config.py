@@ -58,6 +58,9 @@ class ModelConfig:
     bootstrap: bool = True
     """Until a model has been trained (by pre-training or a round), prove with the env's model-free policy and
     critic instead: a fresh model proves nothing, so expert iteration would have nothing to learn from."""
+    device: str = "auto"
+    """Where the models train and prove: auto (CUDA when torch sees a GPU, else the CPU) | cpu | cuda | cuda:N.
+    The ranker always runs on the CPU."""
 
 
 @dataclass
@@ -156,6 +159,9 @@ def check_before_work(config: LoopConfig) -> None:
 
     if config.env not in gym.envs.registry:
         raise ValueError(f"env: unknown environment {config.env!r}; aitp-gym registers {', '.join(env_ids())}")
+    from aitp_gym.loop.models import resolve_device
+
+    resolve_device(config.model.device)  # refuses a GPU that is not there
     if config.model.pretrain_steps and env_traits(config.env).ground_truth_pairs is None:
         raise ValueError(f"model.pretrain_steps: {config.env} has no generator proofs to pre-train on "
                          "(EnvTraits.ground_truth_pairs); set it to 0")

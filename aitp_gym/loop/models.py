@@ -30,21 +30,41 @@ def torch_threads(n: int) -> None:
         torch.set_num_threads(n)
 
 
+def resolve_device(device: str) -> str:
+    """``model.device`` as torch names it: ``auto`` is ``cuda`` when torch sees a GPU, else ``cpu``; a CUDA device
+    that torch cannot see is refused (``ValueError``) instead of failing in a worker mid-round."""
+    if device == "cpu":
+        return device
+    if device != "auto" and device != "cuda" and not (device.startswith("cuda:") and device[5:].isdigit()):
+        raise ValueError(f"model.device must be auto, cpu, cuda or cuda:N, not {device!r}")
+    import torch
+
+    if not torch.cuda.is_available():
+        if device == "auto":
+            return "cpu"
+        raise ValueError(f"model.device: {device} asked for, but torch sees no CUDA device "
+                         f"(torch {torch.__version__}, torch.cuda.is_available() is False); use auto or cpu")
+    if device.startswith("cuda:") and int(device[5:]) >= torch.cuda.device_count():
+        raise ValueError(f"model.device: {device} asked for, but torch sees {torch.cuda.device_count()} CUDA device(s)")
+    return "cuda" if device == "auto" else device
+
+
 def load_policy(spec: str, num_candidates: int | None = 8, goal_view: str = "full",
-                featuriser: str = "text") -> Any:
+                featuriser: str = "text", device: str = "cpu") -> Any:
     """None for ``uniform`` (the model-free policy); a fresh model for a kind's name in ``POLICIES``
     (``ranker``, ``seq2seq``, ``holist``, reading ``goal_view``; a ranker with ``featuriser``); else a checkpoint
     folder, with its own goal view and, unless ``num_candidates`` is None, that many candidates per goal."""
     from aitp_gym.agents.models import make_model
 
-    return make_model(spec, "policy", num_candidates=num_candidates, goal_view=goal_view, featuriser=featuriser)
+    return make_model(spec, "policy", num_candidates=num_candidates, goal_view=goal_view, featuriser=featuriser,
+                      device=device)
 
 
-def load_critic(spec: str, goal_view: str = "full") -> Any:
+def load_critic(spec: str, goal_view: str = "full", device: str = "cpu") -> Any:
     """None for ``default`` (the env's model-free critic); a fresh ``value`` critic; else a checkpoint folder."""
     from aitp_gym.agents.models import make_model
 
-    return make_model(spec, "critic", goal_view=goal_view)
+    return make_model(spec, "critic", goal_view=goal_view, device=device)
 
 
 def resolve_goal_view(config: LoopConfig) -> str:
@@ -53,11 +73,12 @@ def resolve_goal_view(config: LoopConfig) -> str:
 
 
 def load(config: LoopConfig, role: str, spec: str) -> Any:
-    """The ``role`` model of ``spec`` as ``config`` sets it up (goal view, candidates, the env's featuriser)."""
-    view = resolve_goal_view(config)
+    """The ``role`` model of ``spec`` as ``config`` sets it up (goal view, candidates, the env's featuriser,
+    device)."""
+    view, device = resolve_goal_view(config), resolve_device(config.model.device)
     if role == "policy":
-        return load_policy(spec, config.model.num_candidates, view, env_traits(config.env).featuriser)
-    return load_critic(spec, view)
+        return load_policy(spec, config.model.num_candidates, view, env_traits(config.env).featuriser, device)
+    return load_critic(spec, view, device)
 
 
 @dataclass

@@ -15,7 +15,7 @@ from typing import Any
 from aitp_gym.agents.learners import LEARNERS
 from aitp_gym.backend import SupportsPrepare
 from aitp_gym.loop.config import LoopConfig, config_to_yaml, train_pool
-from aitp_gym.loop.models import Model, Models, quiet_transformers, resolve_goal_view, torch_threads
+from aitp_gym.loop.models import Model, Models, quiet_transformers, resolve_device, resolve_goal_view, torch_threads
 from aitp_gym.loop.workers import ProverActor, prove_in_pool, prove_on_ray, start_ray
 from aitp_gym.progress import progress
 from aitp_gym.search import summarise
@@ -63,7 +63,8 @@ class Loop:
             prove["max_expansions"] = c.prove.train_max_expansions
         base = dict(env_id=c.env, split=split, out_dir=str(out_dir), policy=models["policy"].spec,
                     critic=models["critic"].spec, prove=prove, num_candidates=c.model.num_candidates,
-                    torch_threads=c.torch_threads, goal_view=resolve_goal_view(c))
+                    torch_threads=c.torch_threads, goal_view=resolve_goal_view(c),
+                    device=resolve_device(c.model.device))
         bar = progress(total=len(theorem_ids), desc=label, unit="theorems", enabled=self.progress)
         results: list[dict[str, Any]] = []
 
@@ -282,6 +283,11 @@ class Loop:
             tb.scalar("search/expansions_per_proof", s["mean_expansions_to_proof"], r)
         for key in ("prover_s", "model_s", "bookkeeping_s"):
             tb.scalar(f"time/{key}", s[f"{key}_per_expansion"], r)
+        # the degeneration watch, on the held-out proofs: a collapsing policy proposes tactics the prover rejects,
+        # and fewer distinct ones
+        tb.scalar("search/rejected_share", s.get("rejected_share", 0.0), r)
+        if s.get("proposal_entropy") is not None:
+            tb.scalar("search/proposal_entropy", s["proposal_entropy"], r)
         tb.flush()
 
 

@@ -35,9 +35,10 @@ class ProverActor:
         quiet_transformers()  # a worker process draws no bars of its own
         view = base.get("goal_view", "full")
         if policy is None:
-            policy = load_policy(base["policy"], base["num_candidates"], view, env_traits(base["env_id"]).featuriser)
+            policy = load_policy(base["policy"], base["num_candidates"], view, env_traits(base["env_id"]).featuriser,
+                                 base.get("device", "cpu"))
         self.policy = policy
-        self.critic = critic if critic is not None else load_critic(base["critic"], view)
+        self.critic = critic if critic is not None else load_critic(base["critic"], view, base.get("device", "cpu"))
         self.env = gym.make(base["env_id"], split=base["split"])
         self.backend = self.env.unwrapped.backend
         self.theorems = {t.id: t for t in self.backend.theorems(base["split"])}
