@@ -78,6 +78,16 @@ class LearnConfig:
     0.05 for the ranker's linear model)."""
     window: int = 3
     """Build buffers from this round's traces and the previous window-1 rounds'."""
+    settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Each learner's own settings, over the shared ones above: ``{dpo: {beta: 0.1, reference: search}, ilql:
+    {beta: 2.0}, ranker: {lr: 0.05}}`` (``--set learn.settings.dpo.beta=0.1``); the names are its settings
+    dataclass's fields."""
+
+    def settings_for(self, learner: str, seed: int) -> dict[str, Any]:
+        """The keyword arguments of ``learner``'s settings: the shared ones, then its own."""
+        shared = dict(steps=self.steps, batch_size=self.batch_size, seed=seed,
+                      **({} if self.lr is None else {"lr": self.lr}))
+        return {**shared, **self.settings.get(learner, {})}
 
 
 @dataclass
@@ -162,6 +172,7 @@ def check_before_work(config: LoopConfig) -> None:
     from aitp_gym.loop.models import resolve_device
 
     resolve_device(config.model.device)  # refuses a GPU that is not there
+    _check_learner_settings(config.learn)
     if config.model.pretrain_steps and env_traits(config.env).ground_truth_pairs is None:
         raise ValueError(f"model.pretrain_steps: {config.env} has no generator proofs to pre-train on "
                          "(EnvTraits.ground_truth_pairs); set it to 0")
@@ -210,6 +221,40 @@ def check_before_work(config: LoopConfig) -> None:
                                                                if p.train_difficulty_max is not None else ""))
     finally:
         env.close()
+
+
+def _check_learner_settings(learn: LearnConfig) -> None:
+    """``learn.settings`` names learners of ``learn.learners`` and fields of their settings, with values of the
+    right types and ranges (the learners' settings dataclasses say; importing them imports torch)."""
+    from aitp_gym.agents.learners import LEARNERS
+
+    for name, values in learn.settings.items():
+        if name not in learn.learners:
+            raise ValueError(f"learn.settings.{name}: {name} is not one of learn.learners "
+                             f"({', '.join(learn.learners)})")
+        if not isinstance(values, dict):
+            raise ValueError(f"learn.settings.{name} must be a mapping of settings, not {values!r}")
+        try:
+            from_dict(LEARNERS[name].Settings().__class__, learn.settings_for(name, 0), f"learn.settings.{name}.")
+        except (TypeError, ValueError) as e:
+            raise ValueError(str(e)) from None
+
+
+def config_warnings(config: LoopConfig) -> list[str]:
+    """What is allowed but will likely go badly, said once when the run starts."""
+    from aitp_gym.agents.learners import LEARNERS
+    from aitp_gym.agents.models import registry
+
+    out = []
+    trains_policy = [n for n in config.learn.learners if LEARNERS[n].trains == "policy"]
+    fresh = config.model.policy in registry("policy") and not config.model.pretrain_steps
+    imitation = [n for n in trains_policy if LEARNERS[n].buffer == "seq2seq"]
+    if fresh and trains_policy and not imitation and set(trains_policy) <= {"dpo", "ilql"}:
+        out.append(f"learn.learners {', '.join(trains_policy)} train a fresh {config.model.policy} policy with no "
+                   "imitation warm start (no seq2seq learner, no model.pretrain_steps): preference and offline-RL "
+                   "losses on an untrained policy have little to compare, and such runs fell to 0% when tried; "
+                   "add seq2seq to learn.learners or set model.pretrain_steps")
+    return out
 
 
 def train_pool(backend: Any, difficulty_max: int | None) -> list[Any]:

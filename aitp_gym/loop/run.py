@@ -14,7 +14,7 @@ from typing import Any
 
 from aitp_gym.agents.learners import LEARNERS
 from aitp_gym.backend import SupportsPrepare
-from aitp_gym.loop.config import LoopConfig, config_to_yaml, train_pool
+from aitp_gym.loop.config import LoopConfig, config_to_yaml, config_warnings, train_pool
 from aitp_gym.loop.models import Model, Models, quiet_transformers, resolve_device, resolve_goal_view, torch_threads
 from aitp_gym.loop.workers import ProverActor, prove_in_pool, prove_on_ray, start_ray
 from aitp_gym.progress import progress
@@ -100,13 +100,12 @@ class Loop:
         windows = [self.round_dir(q) / "train" for q in range(max(1, r - c.learn.window + 1), r)] + [rdir / "train"]
         buffers, stats = B.build_all(rec for d in windows if d.exists() for rec in iter_traces(d))
         losses: dict[str, float] = {}
-        common = dict(steps=c.learn.steps, batch_size=c.learn.batch_size, seed=c.seed + r,
-                      **({} if c.learn.lr is None else {"lr": c.learn.lr}))
         for name in c.learn.learners:
             learner = LEARNERS[name]
             model = models.roles[learner.trains].model
             try:
-                res = learner.train(model, buffers[learner.buffer], learner.Settings(**common), self._logger(),
+                res = learner.train(model, buffers[learner.buffer],
+                                    learner.Settings(**c.learn.settings_for(name, c.seed + r)), self._logger(),
                                     self._loss_offset(r), self.progress)
             except NoExamples as e:
                 self.log(f"round {r}: {name} skipped: {e}")
@@ -153,6 +152,8 @@ class Loop:
         c = self.config
         torch_threads(c.torch_threads)
         quiet_transformers()
+        for warning in config_warnings(c):
+            self.log(f"warning: {warning}")
         self.run_dir.mkdir(parents=True, exist_ok=True)
         done = self.finished_rounds()
         start = len(done)
@@ -263,13 +264,12 @@ class Loop:
         from aitp_gym.agents.models import POLICIES
 
         c = self.config
-        common = dict(steps=c.model.pretrain_steps, batch_size=c.learn.batch_size, seed=c.seed,
-                      **({} if c.learn.lr is None else {"lr": c.learn.lr}))
         pairs = ground_truth_pairs(c.env, "train")
         # the policy's own learner of (goal, tactic) pairs: ranker for a ranker, seq2seq for a seq2seq model
         kind = next(k for k in POLICIES.values() if isinstance(policy, k.model_class()))
         learner = next(LEARNERS[n] for n in kind.learners if LEARNERS[n].buffer == "seq2seq")
-        res = learner.train(policy, pairs, learner.Settings(**common), self._logger(), 0, self.progress)
+        settings = {**c.learn.settings_for(learner.name, c.seed), "steps": c.model.pretrain_steps}
+        res = learner.train(policy, pairs, learner.Settings(**settings), self._logger(), 0, self.progress)
         return res.final_loss
 
     def _scalars(self, row: dict[str, Any]) -> None:
