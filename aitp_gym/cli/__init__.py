@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from aitp_gym.cli import hol_light, loop, plot, prove, theorems, visualise
+from aitp_gym.cli import compare, hol_light, loop, plot, prove, theorems, visualise
 from aitp_gym.cli.common import (
     EXIT_CODES,
     EXIT_FAILURE,
@@ -52,7 +52,7 @@ __all__ = [
 ]
 
 # The command modules, in the order ``aitp --help`` lists them.
-COMMANDS = (prove, theorems, loop, plot, visualise, hol_light)
+COMMANDS = (prove, theorems, loop, compare, plot, visualise, hol_light)
 
 
 def build_parser() -> argparse.ArgumentParser:
