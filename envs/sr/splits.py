@@ -18,7 +18,7 @@ atomically (a temporary file renamed over the name), so concurrent processes eac
 generate the same one again. Neither key covers the NumPy version, on purpose: which targets a split holds is
 fixed by the shipped file, and each machine computes their values as it always did.
 
-Rebuild the shipped file after changing the generator (``tests/test_sr.py`` fails until then)::
+Rebuild the shipped file after changing the generator (``tests/envs/sr/test_sr_splits.py`` fails until then)::
 
     python -m aitp_gym.envs.sr.splits
 """
