@@ -3,6 +3,8 @@ reference's config, the Markdown table and the plot from hand-made rows, and the
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 pytest.importorskip("yaml")
@@ -69,3 +71,32 @@ def test_bad_input_is_refused_before_any_run(tmp_path, capsys):
     assert "no such config file" in capsys.readouterr().err
     assert main(["compare", str(DEMO), "--out", str(tmp_path / "out"), "--set", "rounds=abc"]) == 2
     assert "config: rounds must be an integer" in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
+def test_a_real_comparison_runs_each_config_once_and_reads_it_back(tmp_path, capsys):
+    """Two tiny configs of different budgets: two loops, two brute-force references (one per budget), the table
+    and the plot; run again, nothing is proved again (the complete runs are read back)."""
+    pytest.importorskip("torch")
+    tiny = ["rounds=1", "workers=1", "prove.train_theorems=4", "prove.eval_theorems=5", "learn.steps=3",
+            "prove.train_difficulty_max=1", "torch_threads=1"]
+    (tmp_path / "long.yaml").write_text(DEMO.read_text().replace("max_expansions: 32", "max_expansions: 40"))
+    args = ["compare", str(DEMO), str(tmp_path / "long.yaml"), "--out", str(tmp_path / "cmp"), "--quiet",
+            *[a for s in tiny for a in ("--set", s)]]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    cmp = tmp_path / "cmp"
+    assert sorted(p.name for p in cmp.iterdir()) == ["brute-force", "brute-force-2", "comparison.md",
+                                                    "comparison.png", "long", "sr_demo"]
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in out.splitlines() if line.startswith("| sr_demo")
+            or line.startswith("| long")}
+    assert set(rows) == {"sr_demo", "long"} and "(all tactics)" in rows["sr_demo"], out
+    assert "| 32 |" in rows["sr_demo"] and "| 40 |" in rows["long"]
+    for name in ("sr_demo", "long"):
+        assert len((cmp / name / "rounds.jsonl").read_text().splitlines()) == 2
+        assert (cmp / name / "tb").is_dir()
+    brute = json.loads((cmp / "brute-force" / "rounds.jsonl").read_text())
+    assert brute["models"] == {"policy": "model-free", "critic": "model-free"} and brute["eval"]["attempted"] == 5
+    assert f"{brute['eval']['proved']}/5 (all tactics)" in rows["sr_demo"]
+    before = {p: p.stat().st_mtime_ns for p in cmp.rglob("*.json.gz")}
+    assert main(args) == 0 and capsys.readouterr().out == out, "a second run reads the same table back"
+    assert {p: p.stat().st_mtime_ns for p in cmp.rglob("*.json.gz")} == before, "nothing was proved again"

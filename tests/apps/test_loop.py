@@ -405,3 +405,52 @@ def test_logs_to_a_pipe_are_one_line_per_phase(tmp_path):
     quiet = subprocess.run([*base, "--out", str(tmp_path / "b"), "--quiet", "--set", "rounds=0"],
                            capture_output=True, text=True, timeout=900, env=env)
     assert quiet.returncode == 0 and "theorems in" not in quiet.stderr and "Loading" not in quiet.stderr, quiet.stderr
+
+
+def test_device_learner_settings_and_the_degeneration_watch(tmp_path, monkeypatch):
+    """model.device: cpu runs and a GPU that is not there is refused before any work; learn.settings reach the
+    learner (typed); a fresh policy trained by DPO alone is warned about; rejected proposals and proposal entropy
+    are logged per round."""
+    import torch
+
+    from aitp_gym.agents.learners import LEARNERS
+    from aitp_gym.loop import check_before_work
+    from aitp_gym.loop.models import resolve_device
+
+    assert resolve_device("cpu") == "cpu"
+    if not torch.cuda.is_available():
+        assert resolve_device("auto") == "cpu"
+        with pytest.raises(ValueError, match="cuda asked for, but torch sees no CUDA device"):
+            check_before_work(load_config(ROOT / "configs/sr_demo.yaml", ["model.device=cuda"]))
+    with pytest.raises(ValueError, match="must be auto, cpu, cuda or cuda:N, not 'gpu'"):
+        resolve_device("gpu")
+    for bad, message in (("learn.settings.ranker.lr=abc", "learn.settings.ranker.lr must be a finite number"),
+                         ("learn.settings.dpo.beta=0.1", "dpo is not one of learn.learners"),
+                         ("learn.settings.ranker.nope=1", "unknown config key(s) learn.settings.ranker.nope")):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            check_before_work(load_config(ROOT / "configs/sr_demo.yaml", [bad]))
+
+    seen = []
+    ranker = LEARNERS["ranker"]
+    monkeypatch.setitem(LEARNERS, "ranker", type(ranker)(
+        "ranker", ranker.buffer, ranker.trains, ranker.settings,
+        lambda model, data, settings, *rest: seen.append(settings) or ranker.train(model, data, settings, *rest)))
+    config = load_config(ROOT / "configs/sr_demo.yaml",
+                         [*TINY, "rounds=1", "workers=1", "model.device=cpu", "prove.train_difficulty_max=1",
+                          "learn.settings.ranker.lr=0.5", "learn.settings.ranker.steps=2"])
+    check_before_work(config)
+    logged: list[str] = []
+    rows = Loop(config, tmp_path / "run", progress=False, log=logged.append).run()
+    assert [(s.lr, s.steps, s.batch_size) for s in seen] == [(0.5, 2, 4)], "its own settings over the shared ones"
+    assert not any(m.startswith("warning") for m in logged)
+    for row in rows:
+        assert 0 <= row["eval"]["rejected_share"] <= 1 and row["eval"]["proposal_entropy"] > 0
+    scalars = _scalars(tmp_path / "run")
+    assert [s for s, _ in scalars["search/rejected_share"]] == [0, 1]
+    assert [s for s, _ in scalars["search/proposal_entropy"]] == [0, 1]
+
+    from aitp_gym.loop.config import config_warnings
+
+    alone = load_config(ROOT / "configs/sr_seq2seq.yaml", ["learn.learners=[dpo,critic]"])
+    assert "no imitation warm start" in " ".join(config_warnings(alone))
+    assert config_warnings(load_config(ROOT / "configs/sr_seq2seq.yaml", ["learn.learners=[seq2seq,dpo]"])) == []

@@ -190,3 +190,20 @@ def test_trace_header_says_what_produced_it():
     assert header["aitp_gym_version"] == aitp_gym.__version__
     assert header["tactic_timeout"] == 1.5 and "prover_version" in header
     assert header["theorem_data"]["x"] == x.tolist(), "exact data, not 4 significant digits"
+
+
+def test_a_search_counts_rejected_proposals_and_the_spread_of_the_proposals():
+    """The degeneration watch: ``bad`` and ``stuck`` are rejected; at ``g`` the policy puts 0.8 on ``split``
+    (entropy of 0.8/0.1/0.1 renormalised), elsewhere a single tactic (entropy 0) or uniform."""
+    import math
+
+    graph = {"g": {"bad": "error", "detour": ["d"], "split": ["a", "b"]}, "d": {"stuck": "error"},
+             "a": {"close": []}, "b": {"close": []}}
+    policy = ScriptedPolicy(graph, {("g", "split"): 0.8, ("g", "bad"): 0.1, ("g", "detour"): 0.1})
+    result = BFS(max_expansions=20, early_stop=False).search(ScriptedProver(graph).attempt(), policy=policy)
+    assert result.rejected == 2 and result.applications == 6
+    at_g = -(0.8 * math.log(0.8) + 2 * 0.1 * math.log(0.1))
+    assert policy.expanded() == ["g", "d", "a", "b"]
+    assert result.proposal_entropy == pytest.approx(at_g / 4)  # d, a and b each had one tactic
+    summary = summarise([result.summary()])
+    assert summary["rejected_share"] == pytest.approx(2 / 6) and summary["proposal_entropy"] == result.proposal_entropy
