@@ -12,30 +12,22 @@ import pytest
 pytest.importorskip("torch")
 
 from doubles import ROOT  # noqa: E402
+from doubles.sr import sr_goal  # noqa: E402
 
 from aitp_gym.agents.buffers import TacticPair, ground_truth_pairs  # noqa: E402
 from aitp_gym.agents.learners.ranker import RankerSettings, featurise, ranker_loss, train_ranker  # noqa: E402
 from aitp_gym.agents.ranker import RankerPolicy  # noqa: E402
-from aitp_gym.envs.sr.backend import SRBackend, make_theorem  # noqa: E402
 from aitp_gym.envs.sr.features import SRFeaturiser  # noqa: E402
 
 
-def _goal(target: str, *tactics: str):
-    backend = SRBackend()
-    goal = backend.start(make_theorem(target))
-    for t in tactics:
-        goal = backend.apply(goal, t).subgoals[0]
-    return backend, goal
-
-
 def test_the_ranker_enumerates_the_backends_candidates_from_a_goals_text():
-    backend, goal = _goal("sin(x) * x + 1", "init @0 A=x", "sin @0")
+    backend, goal = sr_goal("sin(x) * x + 1", "init @0 A=x", "sin @0")
     assert RankerPolicy.tiny().candidates(goal.text) == backend.candidate_tactics(goal)
 
 
 def test_an_untrained_ranker_proposes_a_seeded_random_subset():
-    backend, goal = _goal("sin(x) + x", "init @0 A=x")
-    _, other = _goal("cos(x) + x", "init @0 A=x", "neg @0")
+    backend, goal = sr_goal("sin(x) + x", "init @0 A=x")
+    _, other = sr_goal("cos(x) + x", "init @0 A=x", "neg @0")
     ranker = RankerPolicy.tiny()
     ranker.bind_backend(backend)
     legal = backend.candidate_tactics(goal)
@@ -63,7 +55,7 @@ def test_training_on_generator_proofs_ranks_held_out_proof_steps_far_above_chanc
     # a checkpoint proposes exactly what the model did
     ranker.save_pretrained(tmp_path / "r")
     loaded = RankerPolicy.from_pretrained(tmp_path / "r")
-    backend, goal = _goal("x * 2 + 3", "init @0 A=x", "mul @0 B=2")
+    backend, goal = sr_goal("x * 2 + 3", "init @0 A=x", "mul @0 B=2")
     for r in (ranker, loaded):
         r.bind_backend(backend)
     assert loaded.propose([goal], 8) == ranker.propose([goal], 8)
@@ -73,7 +65,7 @@ def test_training_on_generator_proofs_ranks_held_out_proof_steps_far_above_chanc
 
 def test_pairs_whose_tactic_is_not_enumerated_still_train():
     ranker = RankerPolicy.tiny()
-    _, goal = _goal("x + 7", "init @0 A=x")
+    _, goal = sr_goal("x + 7", "init @0 A=x")
     examples = featurise(ranker, [TacticPair(goal.text, "add @0 B=7"), TacticPair("not a goal", "x")])
     assert examples[0].ids.shape[0] == len(SRFeaturiser().candidates(goal.text)) + 1
     # a goal whose candidates cannot be rebuilt is ranked against the buffer's other tactics
@@ -101,7 +93,7 @@ def test_the_text_featuriser_learns_from_a_buffers_own_tactics():
 
 def test_the_text_featuriser_needs_a_backend_to_enumerate():
     ranker = RankerPolicy.tiny(featuriser="text")
-    backend, goal = _goal("x + 1", "init @0 A=x")
+    backend, goal = sr_goal("x + 1", "init @0 A=x")
     with pytest.raises(ValueError, match="bind_backend"):
         ranker.propose([goal], 4)
     ranker.bind_backend(backend)
@@ -114,7 +106,7 @@ def test_seq2seq_rank_decoding_proposes_only_enumerated_tactics():
     from aitp_gym.agents.seq2seq import GenerationSettings, Seq2SeqPolicy
 
     policy = Seq2SeqPolicy.tiny(settings=GenerationSettings(method="rank", goal_view="sr"))
-    backend, goal = _goal("sin(x) + 2", "init @0 A=x")
+    backend, goal = sr_goal("sin(x) + 2", "init @0 A=x")
     with pytest.raises(ValueError, match="bind_backend"):
         policy.propose([goal], 4)
     policy.bind_backend(backend)

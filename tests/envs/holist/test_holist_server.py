@@ -164,16 +164,23 @@ def test_a_server_of_another_version_is_killed_and_replaced(fake, monkeypatch):
     assert server.server_status()["current"]
 
 
-def test_processes_starting_at_once_start_one_server(fake):
-    code = textwrap.dedent(f"""
-        from aitp_gym.envs.holist import server
-        import subprocess, sys
+def _fake_launch(fake: Path) -> str:
+    """Code that makes a fresh process start the ``fake`` fixture's FakeServer instead of HOL Light."""
+    return textwrap.indent(textwrap.dedent(f"""\
         def launch(paths, tag, idle):
             return subprocess.Popen([sys.executable, {str(fake.with_name('fake_server.py'))!r}, str(paths["sock"]),
                                      tag, {str(fake)!r}], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL, start_new_session=True)
         server._launch = launch
         server.hol_light_available = lambda: True
+        """), "        ")
+
+
+def test_processes_starting_at_once_start_one_server(fake):
+    code = textwrap.dedent(f"""
+        from aitp_gym.envs.holist import server
+        import subprocess, sys
+{_fake_launch(fake)}
         w = server.connect()
         print(w.request("PING", 5)["status"], w.server_pid)
     """)
@@ -214,12 +221,7 @@ def test_a_cold_load_in_plain_python_is_announced_once(fake):
         import subprocess, sys
         import gymnasium as gym, aitp_gym
         from aitp_gym.envs.holist import server
-        def launch(paths, tag, idle):
-            return subprocess.Popen([sys.executable, {str(fake.with_name('fake_server.py'))!r}, str(paths["sock"]),
-                                     tag, {str(fake)!r}], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, start_new_session=True)
-        server._launch = launch
-        server.hol_light_available = lambda: True
+{_fake_launch(fake)}
         for _ in range(2):
             env = gym.make("HOList-v0")
             env.reset(seed=0)
