@@ -15,12 +15,31 @@ from __future__ import annotations
 import importlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from aitp_gym.trace import MODEL_FILE
+
+
+@runtime_checkable
+class TrainablePolicy(Protocol):
+    """What a learner needs of a policy, whatever its kind (a generator or a ranker): its parameters, the modules
+    to put in train mode, differentiable log-probabilities of tactics at goals (a sequence log-probability for a
+    generator, a log-softmax over the candidate set for a ranker) and a frozen copy of itself (a reference)."""
+
+    def parameters(self) -> Iterable[Any]:
+        ...
+
+    def train_modules(self) -> list[Any]:
+        ...
+
+    def sequence_logprobs(self, goals: Sequence[str], tactics: Sequence[str]) -> Any:
+        ...
+
+    def frozen_copy(self) -> TrainablePolicy:
+        ...
 
 _LEGACY_FILES = {"aitp_ranker.json": "ranker", "aitp_holist_model.json": "holist", "aitp_policy.json": "seq2seq",
                  "aitp_critic.json": "value"}
@@ -59,7 +78,7 @@ def _resolve(target: str | Callable[..., Any]) -> Any:
 
 
 POLICIES: dict[str, ModelKind] = {k.name: k for k in [
-    ModelKind("ranker", "policy", "aitp_gym.agents.ranker:RankerPolicy", ("ranker",)),
+    ModelKind("ranker", "policy", "aitp_gym.agents.ranker:RankerPolicy", ("ranker", "dpo")),
     ModelKind("seq2seq", "policy", "aitp_gym.agents.seq2seq:Seq2SeqPolicy", ("seq2seq", "dpo", "ilql")),
     ModelKind("holist", "policy", "aitp_gym.agents.holist_model:HOListPolicy", ("premise",)),
 ]}

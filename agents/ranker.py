@@ -153,6 +153,40 @@ class RankerPolicy:
         """Take candidates from ``backend.candidate_tactics`` (the loop and ``aitp prove`` call this)."""
         self._enumerate = backend.candidate_tactics if isinstance(backend, SupportsCandidates) else None
 
+    # ------------------------------------------------------------------ TrainablePolicy
+    def parameters(self) -> list[Any]:
+        return [self.weights]
+
+    def train_modules(self) -> list[Any]:
+        return []
+
+    def frozen_copy(self) -> RankerPolicy:
+        copy_ = RankerPolicy(self.settings, self.weights.detach().clone())
+        copy_.weights.requires_grad_(False)
+        copy_._enumerate = self._enumerate
+        return copy_
+
+    def sequence_logprobs(self, goals: Sequence[str], tactics: Sequence[str]) -> Any:
+        """log π(tactic | goal) for each pair: the log-softmax of the scores over the goal's candidates (the
+        tactic added when the enumeration lacks it; where the candidates cannot be rebuilt from the goal's text, the
+        tactics asked about at that goal), differentiable in the weights. Pairs at one goal share one scoring."""
+        out: list[Any] = [None] * len(goals)
+        by_goal: dict[str, list[int]] = {}
+        for i, goal in enumerate(goals):
+            by_goal.setdefault(goal, []).append(i)
+        for goal, rows in by_goal.items():
+            try:
+                candidates = list(self.candidates(goal))
+            except ValueError:  # the featuriser cannot rebuild this goal's candidates: the pairs' own tactics
+                candidates = []
+            for i in rows:
+                if tactics[i] not in candidates:
+                    candidates.append(tactics[i])
+            logp = torch.log_softmax(self.scores(goal, candidates), 0)
+            for i in rows:
+                out[i] = logp[candidates.index(tactics[i])]
+        return torch.stack(out)
+
     # ------------------------------------------------------------------ scoring
     def candidates(self, goal: Goal | str) -> list[str]:
         if isinstance(goal, Goal) and self._enumerate is not None:

@@ -153,6 +153,19 @@ class Seq2SeqPolicy:
         if self.ilql_heads is not None:
             torch.save(self.ilql_heads.state_dict(), path / HEADS_FILE)
 
+    # ------------------------------------------------------------------ TrainablePolicy
+    def parameters(self) -> Any:
+        return self.model.parameters()
+
+    def train_modules(self) -> list[Any]:
+        return [self.model]
+
+    def frozen_copy(self) -> Seq2SeqPolicy:
+        """A copy that does not train (DPO's frozen reference); the ILQL heads are not copied."""
+        copy_ = Seq2SeqPolicy(copy.deepcopy(self.model), self.tokenizer, self.settings, self.device)
+        copy_.model.requires_grad_(False)
+        return copy_
+
     # ------------------------------------------------------------------ tensors
     def encode_goals(self, goals: Sequence[Goal | str]) -> Any:
         """Token ids and attention mask of the (truncated) goals, on the model's device."""

@@ -10,13 +10,15 @@ recorded search-time log-probabilities as the reference, which is the case this 
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aitp_gym.agents.buffers import PreferencePair
-from aitp_gym.agents.seq2seq import Seq2SeqPolicy, torch
+from aitp_gym.agents.models import TrainablePolicy
 from aitp_gym.agents.training import MetricsLogger, TrainResult, TrainSettings, train
+from aitp_gym.optional import require
+
+torch = require("torch", "the DPO learner")
 
 
 @dataclass
@@ -35,7 +37,7 @@ class DPOSettings(TrainSettings):
             raise ValueError(f"beta must be positive, not {self.beta}")
 
 
-def dpo_loss(policy: Seq2SeqPolicy, reference: Seq2SeqPolicy | None, batch: Sequence[PreferencePair],
+def dpo_loss(policy: TrainablePolicy, reference: TrainablePolicy | None, batch: Sequence[PreferencePair],
              beta: float):
     goals = [p.goal for p in batch]
     logp = policy.sequence_logprobs(goals + goals, [p.chosen for p in batch] + [p.rejected for p in batch])
@@ -52,12 +54,11 @@ def dpo_loss(policy: Seq2SeqPolicy, reference: Seq2SeqPolicy | None, batch: Sequ
     return loss, {"accuracy": float((margin > 0).float().mean()), "margin": float(margin.mean().detach())}
 
 
-def train_dpo(policy: Seq2SeqPolicy, pairs: Sequence[PreferencePair], settings: DPOSettings | None = None,
+def train_dpo(policy: TrainablePolicy, pairs: Sequence[PreferencePair], settings: DPOSettings | None = None,
               logger: MetricsLogger | None = None, step_offset: int = 0, progress: bool = True) -> TrainResult:
+    """DPO on any ``TrainablePolicy``: the seq2seq generator (sequence log-probabilities) or the ranker (log-softmax
+    over the goal's candidates; it wants a far larger ``lr``, e.g. 0.05, than a transformer)."""
     settings = settings or DPOSettings()
-    reference = None
-    if settings.reference == "frozen":
-        reference = Seq2SeqPolicy(copy.deepcopy(policy.model), policy.tokenizer, policy.settings, policy.device)
-        reference.model.requires_grad_(False)
-    return train("dpo", policy.model.parameters(), pairs, lambda b: dpo_loss(policy, reference, b, settings.beta),
-                 settings, logger, step_offset, modules=[policy.model], progress=progress)
+    reference = policy.frozen_copy() if settings.reference == "frozen" else None
+    return train("dpo", policy.parameters(), pairs, lambda b: dpo_loss(policy, reference, b, settings.beta),
+                 settings, logger, step_offset, modules=policy.train_modules(), progress=progress)

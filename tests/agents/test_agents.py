@@ -17,7 +17,7 @@ from aitp_gym.agents.learners.critic import CriticSettings, train_critic  # noqa
 from aitp_gym.agents.learners.dpo import DPOSettings, train_dpo  # noqa: E402
 from aitp_gym.agents.learners.ilql import HEADS_FILE, ILQLSettings, train_ilql  # noqa: E402
 from aitp_gym.agents.learners.seq2seq import Seq2SeqSettings, train_seq2seq  # noqa: E402
-from aitp_gym.agents.seq2seq import GenerationSettings, Seq2SeqPolicy  # noqa: E402
+from aitp_gym.agents.seq2seq import GenerationSettings, Seq2SeqPolicy, torch  # noqa: E402
 from aitp_gym.agents.text import goal_view, model_input, truncate_goal  # noqa: E402
 from aitp_gym.agents.training import MemoryLogger  # noqa: E402
 from aitp_gym.envs.sr.backend import SRBackend  # noqa: E402
@@ -190,6 +190,27 @@ def test_dpo_loss_falls(traces):
                            progress=False)
         assert _falls(result), (reference, result.losses)
         assert logger.values["losses/dpo/accuracy"][-1][1] > 0.5
+
+
+def test_dpo_trains_the_ranker_through_the_trainable_policy_interface(traces):
+    """DPO is not tied to the generator: on the ranker (log-softmax over the goal's candidates) the loss falls, the
+    chosen tactics gain against the rejected ones, and the frozen reference does not move."""
+    from aitp_gym.agents.models import TrainablePolicy
+    from aitp_gym.agents.ranker import RankerPolicy
+
+    pairs = B.preference_pairs(traces)
+    ranker = RankerPolicy.tiny()
+    assert isinstance(ranker, TrainablePolicy) and isinstance(Seq2SeqPolicy.tiny(), TrainablePolicy)
+    goals, chosen, rejected = [p.goal for p in pairs], [p.chosen for p in pairs], [p.rejected for p in pairs]
+    with torch.no_grad():
+        before = (ranker.sequence_logprobs(goals, chosen) - ranker.sequence_logprobs(goals, rejected)).mean()
+    reference = ranker.frozen_copy()
+    result = train_dpo(ranker, pairs, DPOSettings(**{**SMALL, "lr": 0.05}), progress=False)
+    assert _falls(result), result.losses
+    with torch.no_grad():
+        after = (ranker.sequence_logprobs(goals, chosen) - ranker.sequence_logprobs(goals, rejected)).mean()
+    assert after > before + 0.5, (float(before), float(after))
+    assert float(reference.weights.abs().sum()) == 0 and not reference.weights.requires_grad
 
 
 def test_critic_loss_falls(traces):

@@ -454,3 +454,13 @@ def test_device_learner_settings_and_the_degeneration_watch(tmp_path, monkeypatc
     alone = load_config(ROOT / "configs/sr_seq2seq.yaml", ["learn.learners=[dpo,critic]"])
     assert "no imitation warm start" in " ".join(config_warnings(alone))
     assert config_warnings(load_config(ROOT / "configs/sr_seq2seq.yaml", ["learn.learners=[seq2seq,dpo]"])) == []
+
+
+def test_the_ranker_trains_with_dpo_in_the_loop(tmp_path):
+    """DPO after the ranker's own cross-entropy, on its preference pairs, in one round; its loss is logged."""
+    config = load_config(ROOT / "configs/sr_demo.yaml",
+                         [*TINY, "rounds=1", "workers=1", "prove.train_difficulty_max=2", "prove.train_theorems=8",
+                          "learn.learners=[ranker,dpo]", "learn.settings.dpo.lr=0.05"])
+    rows = Loop(config, tmp_path / "run", progress=False, log=lambda m: None).run()
+    assert set(rows[1]["losses"]) == {"ranker", "dpo"}, rows[1]
+    assert "losses/dpo/accuracy" in _scalars(tmp_path / "run")
