@@ -146,10 +146,13 @@ def test_the_holist_model_is_a_loop_policy(tmp_path):
 
 
 def test_every_shipped_config_loads():
-    configs = sorted((ROOT / "configs").glob("*.yaml"))
-    assert configs
+    """configs/ and configs/matrix/ (aitp compare's experiment matrix): each loads and passes every check."""
+    from aitp_gym.loop import check_before_work
+
+    configs = sorted((ROOT / "configs").rglob("*.yaml"))
+    assert len([c for c in configs if c.parent.name == "matrix"]) >= 2
     for path in configs:
-        load_config(path)
+        check_before_work(load_config(path))
 
 
 def test_killed_run_resumes_without_losing_or_repeating_rounds(tmp_path):
