@@ -56,7 +56,9 @@ def _bucket(v: float) -> str:
 
 
 def _close(a: np.ndarray, b: np.ndarray) -> bool:
-    return bool(np.allclose(a, b, rtol=RTOL, atol=1e-6))
+    """``np.allclose(a, b, rtol=RTOL, atol=1e-6)`` for finite arrays (every caller's), written out: the same test,
+    |a − b| ≤ atol + rtol·|b|, without allclose's overhead, which dominated a proposal's time on 20 points."""
+    return bool((np.abs(a - b) <= 1e-6 + RTOL * np.abs(b)).all())
 
 
 def _shape(name: str, v: np.ndarray) -> list[str]:
