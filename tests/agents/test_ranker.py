@@ -159,3 +159,23 @@ def test_aitp_prove_with_a_trained_policy_checkpoint(tmp_path):
     assert summary["policy"] == "ranker" and summary["attempted"] == 3
     out = subprocess.run([*cmd, "--policy", str(tmp_path / "nowhere")], capture_output=True, text=True)
     assert out.returncode == 2 and "no such checkpoint folder" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_fast_scoring_equals_the_differentiable_one_and_follows_training():
+    """Proposals score from a NumPy copy of the weights: the same scores as the autograd path, and a training step
+    is seen at once (the copy is rebuilt when the weights change)."""
+    import torch
+
+    ranker = RankerPolicy.tiny()
+    backend, goal = sr_goal("sin(x) * x + 1", "init @0 A=x")
+    tactics = ranker.candidates(goal)
+    ids = ranker.feature_ids(goal.text, tactics)
+    train_ranker(ranker, ground_truth_pairs("SR-v0", "train", limit=60), RankerSettings(steps=5), progress=False)
+    with torch.no_grad():
+        fast = ranker.score_ids(ids)
+    slow = ranker.score_ids(ids)  # grad enabled: embedding_bag
+    assert slow.requires_grad and torch.allclose(fast, slow.detach(), atol=1e-5) and float(fast.abs().sum()) > 0
+    train_ranker(ranker, ground_truth_pairs("SR-v0", "train", limit=60), RankerSettings(steps=5, lr=1.0),
+                 progress=False)
+    with torch.no_grad():
+        assert not torch.allclose(ranker.score_ids(ids), fast), "the copy follows the weights"
