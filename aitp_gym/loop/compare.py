@@ -132,16 +132,21 @@ def plot(entries: Sequence[Entry], out: Path) -> Path:
 
     fig = Figure(figsize=(6.5, 3.8), dpi=120)
     ax = fig.subplots()
-    shared = len({id(e.brute_force) for e in entries}) == 1  # one reference for all: one black line
+    groups: dict[int, list[int]] = {}  # configs that share one brute-force reference: one line, one label
+    for i, e in enumerate(entries):
+        groups.setdefault(id(e.brute_force), []).append(i)
     for i, e in enumerate(entries):
         colour = f"C{i % 10}"
         ax.plot(range(len(e.rows)), [100 * r for r in e.rates], marker="o", color=colour, label=e.name)
         ax.axhline(100 * e.rates[0], color=colour, linestyle=":", linewidth=1)
-        if shared and i > 0:
+        members = groups[id(e.brute_force)]
+        if members[0] != i:
             continue
         bf = e.brute_force
+        shared = len(groups) == 1
+        who = "" if shared else " (" + ", ".join(entries[j].name for j in members) + ")"
         ax.axhline(100 * bf["proof_rate"], color="black" if shared else colour, linestyle="--", linewidth=1,
-                   label=f"brute force{'' if shared else ' (' + e.name + ')'}: {bf['proved']}/{bf['attempted']}")
+                   label=f"brute force{who}: {bf['proved']}/{bf['attempted']}")
     ax.set_xticks(range(max(len(e.rows) for e in entries)))
     ax.set_xlabel("round (dotted: each config's round 0; dashed: brute force at the same budget)")
     ax.set_ylabel("held-out theorems proved (%)")
