@@ -12,14 +12,14 @@ Adding a model: a class with ``fresh(**options)`` (options: ``num_candidates``, 
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from aitp_gym.registration import resolve
 from aitp_gym.trace import MODEL_FILE
 
 
@@ -60,7 +60,7 @@ class ModelKind:
     """The learners (names in ``aitp_gym.agents.learners.LEARNERS``) that can train it."""
 
     def model_class(self) -> type:
-        return _resolve(self.model)
+        return resolve(self.model)
 
     def fresh(self, **options: Any) -> Any:
         """A fresh, untrained model; ``options``: ``num_candidates``, ``goal_view``."""
@@ -69,12 +69,6 @@ class ModelKind:
     def load(self, path: str | os.PathLike[str], **overrides: Any) -> Any:
         return self.model_class().from_pretrained(path, **overrides)
 
-
-def _resolve(target: str | Callable[..., Any]) -> Any:
-    if not isinstance(target, str):
-        return target
-    module, _, name = target.partition(":")
-    return getattr(importlib.import_module(module), name)
 
 
 POLICIES: dict[str, ModelKind] = {k.name: k for k in [
@@ -174,7 +168,7 @@ def make_model(spec: str, role: str, **options: Any) -> Any:
     kind = model_kind(spec, role)
     if kind is None:
         return None
-    if spec == kind.name and spec in registry(role):
+    if spec in registry(role):
         return kind.fresh(**options)
     overrides = {} if role != "policy" or options.get("num_candidates") is None else {
         "num_candidates": options["num_candidates"]}

@@ -55,8 +55,11 @@ def env_traits(env_id: str) -> EnvTraits:
     return _TRAITS.get(env_id, EnvTraits())
 
 
-def resolve(target: str) -> Any:
-    """``"module:attribute"`` → the attribute (importing the module)."""
+def resolve(target: Any) -> Any:
+    """``"module:attribute"`` → the attribute (importing the module); anything else (a class or a function
+    registered directly) is returned as it is."""
+    if not isinstance(target, str):
+        return target
     module, _, name = target.partition(":")
     return getattr(importlib.import_module(module), name)
 

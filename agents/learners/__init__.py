@@ -13,10 +13,11 @@ Adding a learner: its module (a ``Settings`` dataclass and the train function) a
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from aitp_gym.registration import resolve
 
 
 class NoExamples(ValueError):
@@ -35,21 +36,18 @@ class Learner:
     train_fn: str | Callable[..., Any]
     """``train(model, data, settings, logger, step_offset, progress) -> TrainResult``, or ``"module:function"``."""
 
+    def settings_class(self) -> type:
+        return resolve(self.settings)
+
     def Settings(self, **values: Any) -> Any:  # noqa: N802  (it builds the settings dataclass)
-        return _resolve(self.settings)(**values)
+        return self.settings_class()(**values)
 
     def train(self, model: Any, data: Any, settings: Any, logger: Any = None, step_offset: int = 0,
               progress: bool = True) -> Any:
         if not data:
             raise NoExamples(f"no {self.buffer} examples yet")
-        return _resolve(self.train_fn)(model, data, settings, logger, step_offset, progress)
+        return resolve(self.train_fn)(model, data, settings, logger, step_offset, progress)
 
-
-def _resolve(target: str | Callable[..., Any]) -> Any:
-    if not isinstance(target, str):
-        return target
-    module, _, name = target.partition(":")
-    return getattr(importlib.import_module(module), name)
 
 
 _HERE = "aitp_gym.agents.learners"

@@ -235,7 +235,7 @@ def _check_learner_settings(learn: LearnConfig) -> None:
         if not isinstance(values, dict):
             raise ValueError(f"learn.settings.{name} must be a mapping of settings, not {values!r}")
         try:
-            from_dict(LEARNERS[name].Settings().__class__, learn.settings_for(name, 0), f"learn.settings.{name}.")
+            from_dict(LEARNERS[name].settings_class(), learn.settings_for(name, 0), f"learn.settings.{name}.")
         except (TypeError, ValueError) as e:
             raise ValueError(str(e)) from None
 
