@@ -79,12 +79,19 @@ class ValueCritic:
         settings = (read_model_file(path) or {"settings": {}})["settings"]
         return cls(model, transformers.AutoTokenizer.from_pretrained(str(path)), device=device, **settings)
 
+    def parameters(self) -> list[Any]:
+        return list(self.model.parameters())
+
+    def train_modules(self) -> list[Any]:
+        return [self.model]
+
     def encode(self, goals: Sequence[Goal | str]) -> Any:
         texts = [model_input(g.text if isinstance(g, Goal) else str(g), self.goal_view, self.max_goal_bytes)
                  for g in goals]
         return self.tokenizer(texts, return_tensors="pt", padding=True).to(self.device)
 
     def logits(self, goals: Sequence[Goal | str]) -> Any:
+        """Logits of provability, one per goal, differentiable in the parameters."""
         enc = self.encode(goals)
         return self.model(enc.input_ids, enc.attention_mask)
 

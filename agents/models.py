@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -58,6 +58,10 @@ class ModelKind:
     """The class, or ``"module:Class"`` (imported on first use, so that listing kinds imports no torch)."""
     learners: tuple[str, ...]
     """The learners (names in ``aitp_gym.agents.learners.LEARNERS``) that can train it."""
+    learning_rates: Mapping[str, float] = field(default_factory=dict)
+    """Each learner's default learning rate on this kind, where it differs from the learner's own default (a
+    linear ranker over sparse features wants steps a hundred times a transformer's). ``learn.lr`` and
+    ``learn.settings.<learner>.lr`` override it."""
 
     def model_class(self) -> type:
         return resolve(self.model)
@@ -72,12 +76,14 @@ class ModelKind:
 
 
 POLICIES: dict[str, ModelKind] = {k.name: k for k in [
-    ModelKind("ranker", "policy", "aitp_gym.agents.ranker:RankerPolicy", ("ranker", "dpo")),
+    ModelKind("ranker", "policy", "aitp_gym.agents.ranker:RankerPolicy", ("seq2seq", "ranker", "dpo", "ilql"),
+              {"seq2seq": 0.05, "ranker": 0.05, "dpo": 0.005, "ilql": 0.05}),
     ModelKind("seq2seq", "policy", "aitp_gym.agents.seq2seq:Seq2SeqPolicy", ("seq2seq", "dpo", "ilql")),
     ModelKind("holist", "policy", "aitp_gym.agents.holist_model:HOListPolicy", ("premise",)),
 ]}
 CRITICS: dict[str, ModelKind] = {k.name: k for k in [
     ModelKind("value", "critic", "aitp_gym.agents.critic:ValueCritic", ("critic",)),
+    ModelKind("features", "critic", "aitp_gym.agents.feature_critic:FeatureCritic", ("critic",)),
 ]}
 MODEL_FREE = {"policy": "uniform", "critic": "default"}
 """The keyword of the env's model-free policy and critic (no model, nothing to train)."""
@@ -85,6 +91,13 @@ MODEL_FREE = {"policy": "uniform", "critic": "default"}
 
 def registry(role: str) -> dict[str, ModelKind]:
     return POLICIES if role == "policy" else CRITICS
+
+
+def kind_of(model: Any, role: str) -> ModelKind | None:
+    """The registered kind whose class ``model`` is an instance of (None for the model-free None or a stranger)."""
+    if model is None:
+        return None
+    return next((k for k in registry(role).values() if isinstance(model, k.model_class())), None)
 
 
 def register(kind: ModelKind) -> ModelKind:

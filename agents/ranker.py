@@ -49,11 +49,16 @@ class Featuriser(Protocol):
     def goal(self, text: str) -> list[str]:
         """Feature names of a goal."""
 
-    def tactics(self, text: str, tactics: list[str]) -> list[list[str]]:
-        """Feature names of each tactic at this goal."""
+    def tactics(self, text: str, tactics: list[str]) -> list[Sequence[str]]:
+        """Feature names of each tactic at this goal (lists or tuples)."""
 
     def candidates(self, text: str) -> list[str] | None:
         """The candidate tactics of a goal, rebuilt from its text, or None if the featuriser cannot."""
+
+    def tactic_context(self, text: str) -> str:
+        """The part of a goal's text that its tactics' features depend on: goals with the same context share their
+        tactics' feature ids (the ranker caches them), e.g. SR-v0's expression, or ``""`` when the tactic features
+        ignore the goal."""
 
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_'.]*|\d+|[^\sA-Za-z0-9_]")
@@ -77,6 +82,9 @@ class TextFeaturiser:
     def candidates(self, text: str) -> list[str] | None:
         return None
 
+    def tactic_context(self, text: str) -> str:
+        return ""
+
 
 def make_featuriser(name: str) -> Featuriser:
     """``text`` (any env), or a featuriser a registered environment provides (``EnvTraits.featurisers``, e.g.
@@ -89,9 +97,34 @@ def make_featuriser(name: str) -> Featuriser:
     return resolve(target)()
 
 
+_HASHED: dict[str, int] = {}
+"""crc32 of every feature name seen (featurisers repeat a few thousand names across all goals); bounded."""
+
+
+def _hash(name: str) -> int:
+    value = _HASHED.get(name)
+    if value is None:
+        if len(_HASHED) > 1_000_000:
+            _HASHED.clear()
+        value = _HASHED[name] = zlib.crc32(name.encode("utf-8", "surrogatepass"))
+    return value
+
+
+_ROWS: dict[tuple[str, ...], tuple[int, ...]] = {}
+"""Hashes of every tactic feature row seen (a few thousand distinct rows recur across goals); bounded."""
+
+
+def _row_hashes(row: tuple[str, ...]) -> tuple[int, ...]:
+    value = _ROWS.get(row)
+    if value is None:
+        if len(_ROWS) > 200_000:
+            _ROWS.clear()
+        value = _ROWS[row] = tuple(map(_hash, row))
+    return value
+
+
 def _hashes(names: Sequence[str]) -> np.ndarray:
-    return np.fromiter((zlib.crc32(n.encode("utf-8", "surrogatepass")) for n in names), dtype=np.int64,
-                       count=len(names))
+    return np.fromiter(map(_hash, names), dtype=np.int64, count=len(names))
 
 
 @dataclass
@@ -122,6 +155,7 @@ class RankerPolicy:
             raise ValueError(f"weights have shape {tuple(self.weights.shape)}, settings say ({dim},)")
         self._enumerate: Any = None
         self._padded: tuple[int, np.ndarray] | None = None
+        self._tactic_cache: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}
 
     # ------------------------------------------------------------------ construction and checkpoints
     @classmethod
@@ -203,14 +237,30 @@ class RankerPolicy:
     def feature_ids(self, text: str, tactics: list[str]) -> Any:
         """``[len(tactics), |G|·|T|]`` indices into the weights: every (goal feature, tactic feature) pair."""
         goal = _hashes(self.featuriser.goal(text))
-        rows = self.featuriser.tactics(text, tactics)
-        width = max((len(r) for r in rows), default=0)
-        tac = np.full((len(rows), width), -1, dtype=np.int64)
-        for i, r in enumerate(rows):
-            tac[i, :len(r)] = _hashes(r)
+        tac = self._tactic_hashes(text, tactics)
         ids = (tac[:, :, None] * _MIX + goal[None, None, :]) % (1 << self.settings.dim_log2)
-        ids = np.where(tac[:, :, None] < 0, -1, ids).reshape(len(rows), -1)
+        ids = np.where(tac[:, :, None] < 0, -1, ids).reshape(len(tac), -1)
         return torch.from_numpy(ids)
+
+    def _tactic_hashes(self, text: str, tactics: list[str]) -> np.ndarray:
+        """``[len(tactics), width]`` hashes of each tactic's features (-1 pads), cached by the featuriser's
+        ``tactic_context`` and the tactics: the same expression comes up in many searches."""
+        key = (self.featuriser.tactic_context(text), tuple(tactics))
+        cached = self._tactic_cache.get(key)
+        if cached is not None:
+            return cached
+        rows = [_row_hashes(tuple(row)) for row in self.featuriser.tactics(text, tactics)]
+        width = max(map(len, rows), default=0)
+        if all(len(row) == width for row in rows):
+            tac = np.array(rows, dtype=np.int64).reshape(len(rows), width)
+        else:
+            tac = np.full((len(rows), width), -1, dtype=np.int64)
+            for i, row in enumerate(rows):
+                tac[i, :len(row)] = row
+        if len(self._tactic_cache) >= 4096:
+            self._tactic_cache.pop(next(iter(self._tactic_cache)))  # the oldest entry
+        self._tactic_cache[key] = tac
+        return tac
 
     def scores(self, text: str, tactics: list[str]) -> Any:
         """Scores of ``tactics`` at the goal (differentiable in the weights)."""

@@ -65,11 +65,14 @@ def ranker_loss(policy: RankerPolicy, batch: Sequence[_Example]):
     return torch.stack(losses).mean(), {"top1": hits / len(batch)}
 
 
-def train_ranker(policy: RankerPolicy, pairs: Sequence[TacticPair], settings: RankerSettings | None = None,
-                 logger: MetricsLogger | None = None, step_offset: int = 0, progress: bool = True) -> TrainResult:
+def train_ranker(policy: RankerPolicy, pairs: Sequence[TacticPair], settings: TrainSettings | None = None,
+                 logger: MetricsLogger | None = None, step_offset: int = 0, progress: bool = True,
+                 name: str = "ranker") -> TrainResult:
+    """Cross-entropy over each pair's candidate set (``name``: the learner's name in the logged metrics; the
+    ``seq2seq`` learner trains a ranker through this function)."""
     settings = settings or RankerSettings()
     examples = featurise(policy, pairs, seed=settings.seed)
     if not examples:
         raise NoRankingExamples(f"none of the {len(pairs)} (goal, tactic) pairs has a tactic to rank it against")
-    return train("ranker", [policy.weights], examples, lambda b: ranker_loss(policy, b), settings, logger,
+    return train(name, [policy.weights], examples, lambda b: ranker_loss(policy, b), settings, logger,
                  step_offset, progress=progress)

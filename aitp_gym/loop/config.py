@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,14 +68,14 @@ class LearnConfig:
     """Which learners run each round, and how long."""
 
     learners: list[str] = field(default_factory=lambda: ["seq2seq", "critic"])
-    """Any of seq2seq, dpo, ilql (for a seq2seq policy), ranker (for a ranker policy), premise (for the HOList
-    model), critic (for a value critic), in this order."""
+    """Any of seq2seq, dpo, ilql (for a seq2seq or a ranker policy; ranker is the ranker's seq2seq under its older
+    name), premise (for the HOList model), critic (for a value or features critic), in this order."""
     steps: int = 150
     """Optimiser steps per learner per round."""
     batch_size: int = 32
     lr: float | None = None
-    """Learning rate of every learner (None: each learner's own default, e.g. 1e-3 for the transformer learners and
-    0.05 for the ranker's linear model)."""
+    """Learning rate of every learner (None: each learner's default for the model it trains, e.g. 1e-3 for the
+    transformer learners, 0.05 for seq2seq and ILQL on the ranker's linear model, 0.005 for DPO on it)."""
     window: int = 3
     """Build buffers from this round's traces and the previous window-1 rounds'."""
     settings: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -83,10 +83,13 @@ class LearnConfig:
     {beta: 2.0}, ranker: {lr: 0.05}}`` (``--set learn.settings.dpo.beta=0.1``); the names are its settings
     dataclass's fields."""
 
-    def settings_for(self, learner: str, seed: int) -> dict[str, Any]:
-        """The keyword arguments of ``learner``'s settings: the shared ones, then its own."""
-        shared = dict(steps=self.steps, batch_size=self.batch_size, seed=seed,
-                      **({} if self.lr is None else {"lr": self.lr}))
+    def settings_for(self, learner: str, seed: int, learning_rates: Mapping[str, float] | None = None
+                     ) -> dict[str, Any]:
+        """The keyword arguments of ``learner``'s settings: the shared ones, then its own. The learning rate is
+        ``learn.settings.<learner>.lr``, else ``learn.lr``, else the trained model kind's default for this learner
+        (``learning_rates``: ``ModelKind.learning_rates``), else the learner's own default."""
+        lr = self.lr if self.lr is not None else (learning_rates or {}).get(learner)
+        shared = dict(steps=self.steps, batch_size=self.batch_size, seed=seed, **({} if lr is None else {"lr": lr}))
         return {**shared, **self.settings.get(learner, {})}
 
 

@@ -60,11 +60,13 @@ def load_policy(spec: str, num_candidates: int | None = 8, goal_view: str = "ful
                       device=device)
 
 
-def load_critic(spec: str, goal_view: str = "full", device: str = "cpu") -> Any:
-    """None for ``default`` (the env's model-free critic); a fresh ``value`` critic; else a checkpoint folder."""
+def load_critic(spec: str, goal_view: str = "full", device: str = "cpu", featuriser: str = "text") -> Any:
+    """None for ``default`` (the env's model-free critic); a fresh model for a kind's name in ``CRITICS``
+    (``value``, reading ``goal_view``; ``features``, with ``featuriser``); else a checkpoint folder, with its own
+    goal view and featuriser."""
     from aitp_gym.agents.models import make_model
 
-    return make_model(spec, "critic", goal_view=goal_view, device=device)
+    return make_model(spec, "critic", goal_view=goal_view, featuriser=featuriser, device=device)
 
 
 def resolve_goal_view(config: LoopConfig) -> str:
@@ -76,9 +78,10 @@ def load(config: LoopConfig, role: str, spec: str) -> Any:
     """The ``role`` model of ``spec`` as ``config`` sets it up (goal view, candidates, the env's featuriser,
     device)."""
     view, device = resolve_goal_view(config), resolve_device(config.model.device)
+    featuriser = env_traits(config.env).featuriser
     if role == "policy":
-        return load_policy(spec, config.model.num_candidates, view, env_traits(config.env).featuriser, device)
-    return load_critic(spec, view, device)
+        return load_policy(spec, config.model.num_candidates, view, featuriser, device)
+    return load_critic(spec, view, device, featuriser)
 
 
 @dataclass

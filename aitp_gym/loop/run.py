@@ -95,6 +95,7 @@ class Loop:
         """Every configured learner, in order, on buffers of this round's traces and the window before it."""
         from aitp_gym.agents import buffers as B
         from aitp_gym.agents.learners import LEARNERS, NoExamples
+        from aitp_gym.agents.models import kind_of
 
         c = self.config
         windows = [self.round_dir(q) / "train" for q in range(max(1, r - c.learn.window + 1), r)] + [rdir / "train"]
@@ -103,9 +104,10 @@ class Loop:
         for name in c.learn.learners:
             learner = LEARNERS[name]
             model = models.roles[learner.trains].model
+            kind = kind_of(model, learner.trains)
+            settings = c.learn.settings_for(name, c.seed + r, kind.learning_rates if kind else None)
             try:
-                res = learner.train(model, buffers[learner.buffer],
-                                    learner.Settings(**c.learn.settings_for(name, c.seed + r)), self._logger(),
+                res = learner.train(model, buffers[learner.buffer], learner.Settings(**settings), self._logger(),
                                     self._loss_offset(r), self.progress)
             except NoExamples as e:
                 self.log(f"round {r}: {name} skipped: {e}")
@@ -261,14 +263,14 @@ class Loop:
     def _pretrain(self, policy: Any) -> float:
         from aitp_gym.agents.buffers import ground_truth_pairs
         from aitp_gym.agents.learners import LEARNERS
-        from aitp_gym.agents.models import POLICIES
+        from aitp_gym.agents.models import kind_of
 
         c = self.config
         pairs = ground_truth_pairs(c.env, "train")
-        # the policy's own learner of (goal, tactic) pairs: ranker for a ranker, seq2seq for a seq2seq model
-        kind = next(k for k in POLICIES.values() if isinstance(policy, k.model_class()))
+        # the policy's own learner of (goal, tactic) pairs: seq2seq for a ranker or a seq2seq model
+        kind = kind_of(policy, "policy")
         learner = next(LEARNERS[n] for n in kind.learners if LEARNERS[n].buffer == "seq2seq")
-        settings = {**c.learn.settings_for(learner.name, c.seed), "steps": c.model.pretrain_steps}
+        settings = {**c.learn.settings_for(learner.name, c.seed, kind.learning_rates), "steps": c.model.pretrain_steps}
         res = learner.train(policy, pairs, learner.Settings(**settings), self._logger(), 0, self.progress)
         return res.final_loss
 

@@ -33,12 +33,13 @@ class ProverActor:
         self.base = base
         torch_threads(base.get("torch_threads", 0))
         quiet_transformers()  # a worker process draws no bars of its own
-        view = base.get("goal_view", "full")
+        view, featuriser = base.get("goal_view", "full"), env_traits(base["env_id"]).featuriser
         if policy is None:
-            policy = load_policy(base["policy"], base["num_candidates"], view, env_traits(base["env_id"]).featuriser,
-                                 base.get("device", "cpu"))
+            policy = load_policy(base["policy"], base["num_candidates"], view, featuriser, base.get("device", "cpu"))
         self.policy = policy
-        self.critic = critic if critic is not None else load_critic(base["critic"], view, base.get("device", "cpu"))
+        if critic is None:
+            critic = load_critic(base["critic"], view, base.get("device", "cpu"), featuriser)
+        self.critic = critic
         self.env = gym.make(base["env_id"], split=base["split"])
         self.backend = self.env.unwrapped.backend
         self.theorems = {t.id: t for t in self.backend.theorems(base["split"])}

@@ -135,7 +135,7 @@ def test_the_ranker_in_the_loop(tmp_path):
     assert json.loads((tmp_path / "run/rounds/001/policy/aitp_model.json").read_text())["kind"] == "ranker"
     loaded = RankerPolicy.from_pretrained(tmp_path / "run/rounds/001/policy")
     assert float(loaded.weights.abs().sum()) > 0, "the ranker was trained and saved"
-    for bad, match in ((["learn.learners=[seq2seq]"], "seq2seq cannot train a ranker policy"),
+    for bad, match in ((["learn.learners=[premise]"], "premise cannot train a ranker policy"),
                        (["model.policy=seq2seq", "learn.learners=[ranker]"], "ranker cannot train a seq2seq policy"),
                        (["model.policy=uniform"], "but model.policy is uniform")):
         with pytest.raises(ValueError, match=match):
