@@ -130,7 +130,8 @@ def test_the_holist_model_is_a_loop_policy(tmp_path):
     from aitp_gym.loop import load_policy
 
     with pytest.raises(ValueError, match="premise cannot train a seq2seq policy; the policies and their learners are "
-                                         "ranker: seq2seq, ranker, dpo, ilql; seq2seq: seq2seq, dpo, ilql; holist: premise"):
+                                         "ranker: seq2seq, ranker, dpo, ilql; seq2seq: seq2seq, dpo, ilql; "
+                                         "holist: premise"):
         load_config(None, ["learn.learners=[premise]"])  # the default policy is seq2seq
     with pytest.raises(ValueError, match="seq2seq cannot train a holist policy"):
         load_config(None, ["model.policy=holist", "learn.learners=[seq2seq]"])
