@@ -83,7 +83,7 @@ POLICIES: dict[str, ModelKind] = {k.name: k for k in [
 ]}
 CRITICS: dict[str, ModelKind] = {k.name: k for k in [
     ModelKind("value", "critic", "aitp_gym.agents.critic:ValueCritic", ("critic",)),
-    ModelKind("features", "critic", "aitp_gym.agents.feature_critic:FeatureCritic", ("critic",)),
+    ModelKind("features", "critic", "aitp_gym.agents.feature_critic:FeatureCritic", ("critic",), {"critic": 0.03}),
 ]}
 MODEL_FREE = {"policy": "uniform", "critic": "default"}
 """The keyword of the env's model-free policy and critic (no model, nothing to train)."""
