@@ -1,7 +1,9 @@
 """The learning curve of a loop run, drawn from the run's own TensorBoard scalars.
 
 ``aitp plot RUN_DIR [-o curve.png]`` reads ``eval/proof_rate`` and ``train/proof_rate`` from the event file in
-``RUN_DIR/tb`` (the numbers TensorBoard shows) and draws them per round with matplotlib. ``aitp loop`` writes
+``RUN_DIR/tb`` (the numbers TensorBoard shows) and draws them per round with matplotlib, with the references as
+lines: the held-out rate of round 0 (dotted) and, when the run measured it (``prove.brute_force_reference``),
+brute force at the same budget (dashed, ``eval/brute_force_proof_rate``). ``aitp loop`` writes
 ``RUN_DIR/curve.png`` the same way after every round when matplotlib is installed (the ``learn`` extra).
 """
 
@@ -44,17 +46,25 @@ def plot_curve(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | No
     out = Path(out) if out is not None else Path(run_dir) / "curve.png"
     fig = Figure(figsize=(5.5, 3.4), dpi=120)
     ax = fig.subplots()
-    for tag, label in CURVES:
+    for i, (tag, label) in enumerate(CURVES):
         points = scalars.get(tag)
         if points:
             steps, values = zip(*points, strict=True)
-            ax.plot(steps, [100 * v for v in values], marker="o", label=label)
+            ax.plot(steps, [100 * v for v in values], marker="o", label=label, color=f"C{i}")
+    held_out = scalars["eval/proof_rate"]
+    if held_out[0][0] == 0:  # the references, as aitp compare draws them
+        ax.axhline(100 * held_out[0][1], color="C0", linestyle=":", linewidth=1,
+                   label=f"round 0 (the starting models): {100 * held_out[0][1]:.0f}%")
+    brute_force = scalars.get("eval/brute_force_proof_rate")
+    if brute_force:
+        ax.axhline(100 * brute_force[0][1], color="black", linestyle="--", linewidth=1,
+                   label=f"brute force (every tactic, same budget): {100 * brute_force[0][1]:.0f}%")
     ax.set_xlabel("round")
     ax.set_ylabel("theorems proved (%)")
     ax.set_xticks(sorted({s for tag, _ in CURVES for s, _ in scalars.get(tag, [])}))
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize=8)
     ax.set_title(title or Path(run_dir).name)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -37,6 +37,10 @@ class ProveConfig:
     """Valid-split theorems evaluated per round (the same ones every round)."""
     train_difficulty_max: int | None = None
     """SR-v0 only: attempt train theorems of at most this difficulty (None: all)."""
+    brute_force_reference: bool = False
+    """Round 0 also evaluates brute force, the model-free policy trying every enumerated tactic per expanded goal,
+    on the same theorems at the same budget (``rounds/000/brute-force``; ``eval/brute_force_proof_rate`` in
+    TensorBoard and a dashed line in ``curve.png``): what a learned policy must beat to be worth its training."""
 
 
 @dataclass

@@ -13,9 +13,18 @@ from pathlib import Path
 from typing import Any
 
 from aitp_gym.agents.learners import LEARNERS
+from aitp_gym.agents.models import MODEL_FREE
 from aitp_gym.backend import SupportsPrepare
 from aitp_gym.loop.config import LoopConfig, config_to_yaml, config_warnings, train_pool
-from aitp_gym.loop.models import Model, Models, quiet_transformers, resolve_device, resolve_goal_view, torch_threads
+from aitp_gym.loop.models import (
+    ROLES,
+    Model,
+    Models,
+    quiet_transformers,
+    resolve_device,
+    resolve_goal_view,
+    torch_threads,
+)
 from aitp_gym.loop.workers import ProverActor, prove_in_pool, prove_on_ray, start_ray
 from aitp_gym.progress import progress
 from aitp_gym.search import summarise
@@ -53,12 +62,13 @@ class Loop:
 
     # -- phases -------------------------------------------------------------------------------------
     def _prove(self, split: str, theorem_ids: list[str], out_dir: Path, models: dict[str, Model],
-               label: str) -> list[dict[str, Any]]:
+               label: str, **prove_overrides: Any) -> list[dict[str, Any]]:
         """Attempt ``theorem_ids`` with ``models`` (from ``Models.in_use``), one trace each in ``out_dir``, in this
-        process, in worker processes or on Ray actors; the results' summaries."""
+        process, in worker processes or on Ray actors; the results' summaries. ``prove_overrides`` replace
+        ``prove`` settings (the brute-force reference's ``tactics_per_expansion=None``)."""
         c = self.config
         out_dir.mkdir(parents=True, exist_ok=True)
-        prove = dataclasses.asdict(c.prove)
+        prove = {**dataclasses.asdict(c.prove), **prove_overrides}
         if split == "train" and c.prove.train_max_expansions is not None:
             prove["max_expansions"] = c.prove.train_max_expansions
         base = dict(env_id=c.env, split=split, out_dir=str(out_dir), policy=models["policy"].spec,
@@ -207,6 +217,10 @@ class Loop:
         in_use = models.in_use()
         row["models"] = {role: "model" if m.model is not None else "model-free" for role, m in in_use.items()}
         row["eval"] = summarise(self._prove("valid", eval_ids, rdir / "eval", in_use, f"round {r}: evaluating"))
+        if r == 0 and c.prove.brute_force_reference:
+            model_free = {role: Model(role, None, MODEL_FREE[role], False) for role in ROLES}
+            row["brute_force"] = summarise(self._prove("valid", eval_ids, rdir / "brute-force", model_free,
+                                                       "round 0: brute force", tactics_per_expansion=None))
         row["trained"] = models.trained()
         row["seconds"] = round(time.perf_counter() - t0, 1)
         os.replace(rdir, self.round_dir(r))  # the round is complete on disk before it is recorded
@@ -280,6 +294,10 @@ class Loop:
             if split in row:
                 s = row[split]
                 tb.scalar(f"{split}/proof_rate", s["proof_rate"], r)
+        first = row if r == 0 else next(iter(self.finished_rounds()), {})
+        reference = first.get("brute_force")
+        if reference is not None:  # a flat line beside the curve, at every round
+            tb.scalar("eval/brute_force_proof_rate", reference["proof_rate"], r)
         s = row["eval"]
         if s["mean_expansions_to_proof"] is not None:
             tb.scalar("search/expansions_per_proof", s["mean_expansions_to_proof"], r)
@@ -316,6 +334,9 @@ def _line(row: dict[str, Any]) -> str:
     if "train" in row:
         parts.append(f"train proved {row['train']['proved']}/{row['train']['attempted']}")
     parts.append(f"eval proved {row['eval']['proved']}/{row['eval']['attempted']} ({row['eval']['proof_rate']:.0%})")
+    if "brute_force" in row:
+        bf = row["brute_force"]
+        parts.append(f"brute force (every tactic) proved {bf['proved']}/{bf['attempted']} ({bf['proof_rate']:.0%})")
     if row.get("losses"):
         parts.append("losses " + " ".join(f"{k} {v:.3f}" for k, v in row["losses"].items()))
     parts.append(f"{row['seconds']:.0f} s")

@@ -468,3 +468,41 @@ def test_the_ranker_trains_with_dpo_in_the_loop(tmp_path):
     rows = Loop(config, tmp_path / "run", progress=False, log=lambda m: None).run()
     assert set(rows[1]["losses"]) == {"ranker", "dpo"}, rows[1]
     assert "losses/dpo/accuracy" in _scalars(tmp_path / "run")
+
+
+def test_brute_force_reference_and_each_learners_rate_per_policy_kind(tmp_path, monkeypatch):
+    """prove.brute_force_reference: round 0 also proves the held-out theorems with every enumerated tactic, logged
+    as a flat line beside the curve. The seq2seq learner trains the ranker at the ranker's registry rate (0.05)
+    unless learn.lr or learn.settings say otherwise."""
+    from aitp_gym.agents.learners import LEARNERS
+    from aitp_gym.trace import iter_traces
+
+    seen = []
+    learner = LEARNERS["seq2seq"]
+    monkeypatch.setitem(LEARNERS, "seq2seq", type(learner)(
+        "seq2seq", learner.buffer, learner.trains, learner.settings,
+        lambda model, data, settings, *rest: seen.append(settings.lr) or learner.train(model, data, settings, *rest)))
+    overrides = [*TINY, "rounds=1", "workers=1", "prove.train_difficulty_max=1", "learn.learners=[seq2seq]"]
+    config = load_config(ROOT / "configs/sr_demo.yaml", overrides)
+    assert config.prove.brute_force_reference, "the demo draws brute force beside its curve"
+    rows = Loop(config, tmp_path / "run", progress=False, log=lambda m: None).run()
+    assert seen == [0.05] and rows[1]["losses"]["seq2seq"] > 0
+    bf = rows[0]["brute_force"]
+    assert bf["attempted"] == 3 and "brute_force" not in rows[1]
+    traces = list(iter_traces(tmp_path / "run/rounds/000/brute-force"))
+    assert len(traces) == 3
+    # every enumerated tactic was tried at the root (SR-v0 enumerates 4 init tactics at "0"), not 4 of them at most
+    from collections import Counter
+
+    per_goal = [Counter(e["parent"] for e in t.edges) for t in traces]
+    assert all(c[0] == 4 for c in per_goal), "all 4 init tactics at the root"
+    assert max(n for c in per_goal for n in c.values()) > 4, "tactics_per_expansion=4 did not limit brute force"
+    scalars = _scalars(tmp_path / "run")
+    assert scalars["eval/brute_force_proof_rate"] == [(0, pytest.approx(bf["proof_rate"])),
+                                                        (1, pytest.approx(bf["proof_rate"]))]
+    assert (tmp_path / "run/curve.png").stat().st_size > 0
+
+    for extra, lr in ((["learn.lr=0.2"], 0.2), (["learn.lr=0.2", "learn.settings.seq2seq.lr=0.3"], 0.3)):
+        settings = load_config(ROOT / "configs/sr_demo.yaml", [*overrides, *extra]).learn.settings_for(
+            "seq2seq", 0, {"seq2seq": 0.05})
+        assert settings["lr"] == lr
