@@ -16,15 +16,20 @@ uniformly random k-subset as ``UniformPolicy``: the model-free baseline is the r
 
 Unlike the seq2seq policy it can only propose enumerated tactics; it needs a backend (``bind_backend``) or a
 featuriser that can rebuild the candidate set from a goal's text (``sr`` can).
+
+ILQL (``aitp_gym.agents.learners.ilql_ranker``) adds :class:`RankerILQLHeads` to the policy (``policy.ilql_heads``):
+two Q weight vectors over the same hashed pairs, their Polyak targets, and a V weight vector over hashed goal
+features. With heads and ``settings.ilql_beta`` > 0, the ranker proposes by score + β · (min(Q1, Q2) − V).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -40,6 +45,7 @@ from aitp_gym.tree import Goal
 torch = require("torch", "the ranker policy")
 
 WEIGHTS_FILE = "ranker_weights.pt"
+HEADS_FILE = "ranker_ilql.pt"
 _MIX = 1_000_003
 
 
@@ -139,6 +145,59 @@ class RankerSettings:
     """k when the planner does not say."""
     seed: int = 0
     """Seeds the tie-breaking draw of equal scores (an untrained ranker's proposals)."""
+    ilql_beta: float = 0.0
+    """With ILQL heads (trained by the ILQL learner, which sets this to its ``beta``): propose by
+    score + β · (min Q − V); 0 turns them off."""
+
+
+class RankerILQLHeads(torch.nn.Module):
+    """ILQL's heads on the ranker (see ``learners/ilql_ranker.py``), linear like the policy: Q1 and Q2 are weight
+    vectors over the policy's hashed (goal × tactic) pairs (:meth:`RankerPolicy.feature_ids`), with Polyak-averaged
+    targets; V is a weight vector over hashed goal features (:meth:`RankerPolicy.goal_ids`). A value is ``SCALE``
+    times the sum of its weights at the ids (:meth:`value`). They belong to the policy (``policy.ilql_heads``):
+    saved in its checkpoint (``ranker_ilql.pt``), loaded with it, and used by :meth:`RankerPolicy.propose`.
+
+    ``SCALE`` is the heads' learning rate relative to the policy's, which they train with: Adam moves every weight
+    by about the learning rate whatever the gradient's size, so a sum over ~70 weights moves by ~70 × lr a step.
+    A cross-entropy saturates and the ranker learns well at lr 0.05; a regression onto rewards of 0.1 to 11 at
+    that rate overshoots and diverges (measured: Q loss 30–100 where it falls below 1 at a tenth of the rate).
+
+    V starts at 0; Q1 and Q2 start at small seeded noise (std 1e-3), which only breaks their symmetry: both are
+    fitted to the same targets, so from the same start they would stay equal and their min would be no pessimism
+    at all."""
+
+    SCALE = 0.1
+
+    def __init__(self, dim: int, seed: int = 0) -> None:
+        super().__init__()
+        noise = torch.Generator().manual_seed(seed)
+        self.q1 = torch.nn.Parameter(torch.randn(dim, generator=noise) * 1e-3)
+        self.q2 = torch.nn.Parameter(torch.randn(dim, generator=noise) * 1e-3)
+        self.v = torch.nn.Parameter(torch.zeros(dim))
+        self.register_buffer("target_q1", self.q1.detach().clone())
+        self.register_buffer("target_q2", self.q2.detach().clone())
+
+    @classmethod
+    def for_policy(cls, policy: RankerPolicy) -> RankerILQLHeads:
+        return cls(1 << policy.settings.dim_log2, policy.settings.seed)
+
+    @torch.no_grad()
+    def polyak_update(self, rate: float) -> None:
+        for target, online in ((self.target_q1, self.q1), (self.target_q2, self.q2)):
+            target.mul_(1 - rate).add_(online, alpha=rate)
+
+    def value(self, ids: Any, *vectors: Any) -> Any:
+        """``[rows, len(vectors)]``: ``SCALE`` × the sum of each vector's weights at each row of ``ids`` (-1 ids
+        count 0), differentiable in the vectors (e.g. ``value(ids, heads.q1, heads.q2)``)."""
+        mask = (ids >= 0).to(vectors[0].dtype)
+        return self.SCALE * torch.nn.functional.embedding_bag(ids.clamp(min=0), torch.stack(vectors, 1), mode="sum",
+                                                              per_sample_weights=mask)
+
+    def advantages(self, policy: RankerPolicy, text: str, tactics: list[str]) -> Any:
+        """min(Q1, Q2) − V of each tactic at the goal (no autograd)."""
+        with torch.no_grad():
+            q = self.value(policy.feature_ids(text, tactics), self.q1, self.q2).min(1).values
+            return q - self.value(policy.goal_ids(text)[None], self.v)[0, 0]
 
 
 class RankerPolicy:
@@ -154,8 +213,12 @@ class RankerPolicy:
         if self.weights.shape != (dim,):
             raise ValueError(f"weights have shape {tuple(self.weights.shape)}, settings say ({dim},)")
         self._enumerate: Any = None
-        self._padded: tuple[int, np.ndarray] | None = None
+        self._padded: dict[int, tuple[Any, int, np.ndarray]] = {}  # (vector, version, copy) by id(vector)
         self._tactic_cache: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}
+        self.ilql_heads: RankerILQLHeads | None = None
+        """Q and V weight vectors, trained by the ILQL learner; when set (and ``settings.ilql_beta`` > 0),
+        :meth:`propose` ranks by the advantage-perturbed scores."""
+        self._beta: float | None = None  # set by perturbed()
 
     # ------------------------------------------------------------------ construction and checkpoints
     @classmethod
@@ -177,12 +240,19 @@ class RankerPolicy:
         if saved is None or saved["kind"] != cls.name:
             raise FileNotFoundError(f"{path} is not a ranker checkpoint (no {MODEL_FILE} of kind ranker)")
         weights = torch.load(path / WEIGHTS_FILE, map_location="cpu", weights_only=True)
-        return cls(RankerSettings(**{**saved["settings"], **settings}), weights)
+        policy = cls(RankerSettings(**{**saved["settings"], **settings}), weights)
+        if (path / HEADS_FILE).is_file():  # older checkpoints and checkpoints never trained by ILQL have none
+            policy.ilql_heads = RankerILQLHeads.for_policy(policy)
+            policy.ilql_heads.load_state_dict(torch.load(path / HEADS_FILE, map_location="cpu", weights_only=True))
+        return policy
 
     def save_pretrained(self, path: str | os.PathLike[str]) -> None:
+        """Settings (``aitp_model.json``), weights and ILQL heads (if any) in the folder ``path``."""
         path = Path(path)
         write_model_file(path, self.name, dataclasses.asdict(self.settings))
         torch.save(self.weights.detach().clone(), path / WEIGHTS_FILE)
+        if self.ilql_heads is not None:
+            torch.save(self.ilql_heads.state_dict(), path / HEADS_FILE)
 
     def bind_backend(self, backend: Any) -> None:
         """Take candidates from ``backend.candidate_tactics`` (the loop and ``aitp prove`` call this)."""
@@ -196,9 +266,15 @@ class RankerPolicy:
         return []
 
     def frozen_copy(self) -> RankerPolicy:
+        """A copy that does not train (DPO's frozen reference), ILQL heads included: it proposes as this policy
+        does now."""
         copy_ = RankerPolicy(self.settings, self.weights.detach().clone())
         copy_.weights.requires_grad_(False)
         copy_._enumerate = self._enumerate
+        if self.ilql_heads is not None:
+            copy_.ilql_heads = RankerILQLHeads(len(self.weights))
+            copy_.ilql_heads.load_state_dict(self.ilql_heads.state_dict())
+            copy_.ilql_heads.requires_grad_(False)
         return copy_
 
     def sequence_logprobs(self, goals: Sequence[str], tactics: Sequence[str]) -> Any:
@@ -242,6 +318,10 @@ class RankerPolicy:
         ids = np.where(tac[:, :, None] < 0, -1, ids).reshape(len(tac), -1)
         return torch.from_numpy(ids)
 
+    def goal_ids(self, text: str) -> Any:
+        """``[|G|]`` indices of the goal's own features, into a goal-only weight vector (ILQL's V)."""
+        return torch.from_numpy(_hashes(self.featuriser.goal(text)) % (1 << self.settings.dim_log2))
+
     def _tactic_hashes(self, text: str, tactics: list[str]) -> np.ndarray:
         """``[len(tactics), width]`` hashes of each tactic's features (-1 pads), cached by the featuriser's
         ``tactic_context`` and the tactics: the same expression comes up in many searches."""
@@ -276,13 +356,46 @@ class RankerPolicy:
                                                      per_sample_weights=mask).squeeze(1)
         return torch.from_numpy(np.take(self._padded_weights(), ids.numpy()).sum(-1))
 
-    def _padded_weights(self) -> np.ndarray:
-        """The weights with a 0 appended (index -1 lands there), rebuilt after every in-place update."""
-        version = self.weights._version  # torch bumps it on every in-place change (optimiser steps)
-        if self._padded is None or self._padded[0] != version:
-            weights = self.weights.detach().numpy()
-            self._padded = (version, np.concatenate([weights, np.zeros(1, dtype=weights.dtype)]))
-        return self._padded[1]
+    def _padded_weights(self, vector: Any = None) -> np.ndarray:
+        """``vector`` (the weights by default, or an ILQL head's) with a 0 appended (index -1 lands there), rebuilt
+        after every in-place update."""
+        vector = self.weights if vector is None else vector
+        version = vector._version  # torch bumps it on every in-place change (optimiser steps, load_state_dict)
+        cached = self._padded.get(id(vector))
+        if cached is None or cached[0] is not vector or cached[1] != version:
+            values = vector.detach().numpy()
+            cached = (vector, version, np.concatenate([values, np.zeros(1, dtype=values.dtype)]))
+            if id(vector) not in self._padded and len(self._padded) >= 3:  # replaced heads leave stale entries
+                self._padded.clear()
+            self._padded[id(vector)] = cached
+        return cached[2]
+
+    @property
+    def beta(self) -> float:
+        """The β proposals use: ``settings.ilql_beta``, or the one :meth:`perturbed` set."""
+        return self.settings.ilql_beta if self._beta is None else self._beta
+
+    @contextlib.contextmanager
+    def perturbed(self, beta: float) -> Iterator[RankerPolicy]:
+        """Within the block, :meth:`propose` uses β = ``beta`` instead of ``settings.ilql_beta`` (0: the plain
+        policy, without its ILQL heads)."""
+        previous, self._beta = self._beta, beta
+        try:
+            yield self
+        finally:
+            self._beta = previous
+
+    def proposal_scores(self, text: str, tactics: list[str]) -> Any:
+        """What :meth:`propose` ranks by (no autograd): the scores, or with ILQL heads and β > 0 the scores +
+        β · min(Q1, Q2). The advantage's − β · V(goal) is left out: it is the same for every tactic at the goal,
+        so it changes neither the order nor the log-softmax."""
+        ids = self.feature_ids(text, tactics)
+        if self.ilql_heads is None or self.beta == 0:
+            return self.score_ids(ids)
+        ids = ids.numpy()
+        score, q1, q2 = (np.take(self._padded_weights(v), ids).sum(-1)
+                         for v in (self.weights, self.ilql_heads.q1, self.ilql_heads.q2))
+        return torch.from_numpy(score + self.beta * self.ilql_heads.SCALE * np.minimum(q1, q2))
 
     @torch.no_grad()
     def propose(self, goals: Sequence[Goal | str], k: int | None = None) -> list[list[tuple[str, float]]]:
@@ -294,7 +407,7 @@ class RankerPolicy:
             if not tactics:
                 out.append([])
                 continue
-            scores = self.scores(text, tactics)
+            scores = self.proposal_scores(text, tactics)
             logp = torch.log_softmax(scores, 0)
             key = goal.key if isinstance(goal, Goal) else text
             jitter = np.random.default_rng(zlib.crc32(key.encode("utf-8", "surrogatepass")) ^ self.settings.seed)

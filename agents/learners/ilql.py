@@ -14,6 +14,9 @@ tactic closed the goal or failed. Losses: Q (MSE, both heads), V (expectile), a 
 (cross-entropy of the Q values against the token taken, ``cql_weight``), and the behaviour-cloning cross-entropy
 of the policy's own head (``bc_weight``), which keeps π_β the base of the perturbed decoding.
 
+On the featurised ranker, a tactic is one action: ``learners/ilql_ranker.py``, to which :func:`train_ilql`
+hands a :class:`~aitp_gym.agents.ranker.RankerPolicy`.
+
 The heads belong to the policy (``policy.ilql_heads``, :class:`~aitp_gym.agents.seq2seq.ILQLHeads`): this learner
 creates them on first use and trains them on, they are saved in the policy's checkpoint and loaded with it, and
 :meth:`Seq2SeqPolicy.propose` decodes with advantage-perturbed logits, logits + β · (min_i Q_i − V) (β is
@@ -118,11 +121,16 @@ def ilql_loss(policy: Seq2SeqPolicy, heads: ILQLHeads, batch: Sequence[Transitio
                   "mean_v": ((v * mask).sum() / mask.sum()).item()}
 
 
-def train_ilql(policy: Seq2SeqPolicy, transitions: Sequence[Transition], settings: ILQLSettings | None = None,
+def train_ilql(policy: Any, transitions: Sequence[Transition], settings: ILQLSettings | None = None,
                logger: MetricsLogger | None = None, step_offset: int = 0, progress: bool = True) -> TrainResult:
     """Train the policy's model and its ILQL heads (``policy.ilql_heads``, made on first use and kept by the
-    policy); from then on the policy proposes with logits + ``settings.beta`` · (Q − V)."""
+    policy); from then on the policy proposes with logits + ``settings.beta`` · (Q − V). A ranker policy is
+    trained by ``learners/ilql_ranker.py``."""
     settings = settings or ILQLSettings()
+    if not isinstance(policy, Seq2SeqPolicy):  # the ranker: one action per tactic
+        from aitp_gym.agents.learners.ilql_ranker import train_ilql_ranker
+
+        return train_ilql_ranker(policy, transitions, settings, logger, step_offset, progress)
     if policy.ilql_heads is None:
         policy.ilql_heads = ILQLHeads.for_policy(policy)
     heads = policy.ilql_heads

@@ -200,7 +200,8 @@ class DataDistanceCritic:
             state = goal.data
             if not isinstance(state, SRState):
                 raise TypeError("DataDistanceCritic scores SR-v0 goals only")
-            gap = np.abs(np.arcsinh(state.y_hat) - np.arcsinh(state.y))
+            with np.errstate(invalid="ignore"):  # inf - inf where both overflow: dropped below, not a warning
+                gap = np.abs(np.arcsinh(state.y_hat) - np.arcsinh(state.y))
             gap = gap[np.isfinite(gap)]
             out.append(float(np.exp(-gap.mean() - self.size_penalty * E.size(state.expr))) if gap.size else 0.0)
         return out
