@@ -58,10 +58,10 @@ class ModelKind:
     """The class, or ``"module:Class"`` (imported on first use, so that listing kinds imports no torch)."""
     learners: tuple[str, ...]
     """The learners (names in ``aitp_gym.agents.learners.LEARNERS``) that can train it."""
-    learning_rates: Mapping[str, float] = field(default_factory=dict)
-    """Each learner's default learning rate on this kind, where it differs from the learner's own default (a
-    linear ranker over sparse features wants steps a hundred times a transformer's). ``learn.lr`` and
-    ``learn.settings.<learner>.lr`` override it."""
+    learner_defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Each learner's default settings on this kind, where they differ from the learner's own: a linear ranker over
+    sparse features wants steps a hundred times a transformer's, and ILQL on it no behaviour cloning. The config's
+    ``learn.lr`` and ``learn.settings.<learner>`` override them."""
 
     def model_class(self) -> type:
         return resolve(self.model)
@@ -76,14 +76,20 @@ class ModelKind:
 
 
 POLICIES: dict[str, ModelKind] = {k.name: k for k in [
+    # DPO at 0.05 collapsed the ranker's proposals; ILQL's behaviour cloning of round 1's model-free searches undid
+    # its expert iteration (27 -> 11 of 100 held-out, 27 -> 35 without it): docs/benchmarks.md
     ModelKind("ranker", "policy", "aitp_gym.agents.ranker:RankerPolicy", ("seq2seq", "ranker", "dpo", "ilql"),
-              {"seq2seq": 0.05, "ranker": 0.05, "dpo": 0.005, "ilql": 0.05}),
-    ModelKind("seq2seq", "policy", "aitp_gym.agents.seq2seq:Seq2SeqPolicy", ("seq2seq", "dpo", "ilql")),
+              {"seq2seq": {"lr": 0.05}, "ranker": {"lr": 0.05}, "dpo": {"lr": 0.005},
+               "ilql": {"lr": 0.05, "bc_weight": 0.0}}),
+    # the T5 at 2e-3 ignored the goal (log-prob spread across goals 0.12); at 2e-4 to 5e-4 it conditions on it
+    ModelKind("seq2seq", "policy", "aitp_gym.agents.seq2seq:Seq2SeqPolicy", ("seq2seq", "dpo", "ilql"),
+              {"seq2seq": {"lr": 5e-4}, "ilql": {"lr": 5e-4}}),
     ModelKind("holist", "policy", "aitp_gym.agents.holist_model:HOListPolicy", ("premise",)),
 ]}
 CRITICS: dict[str, ModelKind] = {k.name: k for k in [
     ModelKind("value", "critic", "aitp_gym.agents.critic:ValueCritic", ("critic",)),
-    ModelKind("features", "critic", "aitp_gym.agents.feature_critic:FeatureCritic", ("critic",), {"critic": 0.03}),
+    ModelKind("features", "critic", "aitp_gym.agents.feature_critic:FeatureCritic", ("critic",),
+              {"critic": {"lr": 0.03}}),
 ]}
 MODEL_FREE = {"policy": "uniform", "critic": "default"}
 """The keyword of the env's model-free policy and critic (no model, nothing to train)."""

@@ -87,14 +87,14 @@ class LearnConfig:
     {beta: 2.0}, ranker: {lr: 0.05}}`` (``--set learn.settings.dpo.beta=0.1``); the names are its settings
     dataclass's fields."""
 
-    def settings_for(self, learner: str, seed: int, learning_rates: Mapping[str, float] | None = None
+    def settings_for(self, learner: str, seed: int, kind_defaults: Mapping[str, Mapping[str, Any]] | None = None
                      ) -> dict[str, Any]:
-        """The keyword arguments of ``learner``'s settings: the shared ones, then its own. The learning rate is
-        ``learn.settings.<learner>.lr``, else ``learn.lr``, else the trained model kind's default for this learner
-        (``learning_rates``: ``ModelKind.learning_rates``), else the learner's own default."""
-        lr = self.lr if self.lr is not None else (learning_rates or {}).get(learner)
-        shared = dict(steps=self.steps, batch_size=self.batch_size, seed=seed, **({} if lr is None else {"lr": lr}))
-        return {**shared, **self.settings.get(learner, {})}
+        """The keyword arguments of ``learner``'s settings, each from the first that sets it:
+        ``learn.settings.<learner>``, the shared ``learn`` settings (``learn.lr`` when not null), the trained model
+        kind's defaults for this learner (``kind_defaults``: ``ModelKind.learner_defaults``), the learner's own."""
+        shared = dict(steps=self.steps, batch_size=self.batch_size, seed=seed,
+                      **({} if self.lr is None else {"lr": self.lr}))
+        return {**(kind_defaults or {}).get(learner, {}), **shared, **self.settings.get(learner, {})}
 
 
 @dataclass

@@ -115,7 +115,7 @@ class Loop:
             learner = LEARNERS[name]
             model = models.roles[learner.trains].model
             kind = kind_of(model, learner.trains)
-            settings = c.learn.settings_for(name, c.seed + r, kind.learning_rates if kind else None)
+            settings = c.learn.settings_for(name, c.seed + r, kind.learner_defaults if kind else None)
             try:
                 res = learner.train(model, buffers[learner.buffer], learner.Settings(**settings), self._logger(),
                                     self._loss_offset(r), self.progress)
@@ -284,7 +284,8 @@ class Loop:
         # the policy's own learner of (goal, tactic) pairs: seq2seq for a ranker or a seq2seq model
         kind = kind_of(policy, "policy")
         learner = next(LEARNERS[n] for n in kind.learners if LEARNERS[n].buffer == "seq2seq")
-        settings = {**c.learn.settings_for(learner.name, c.seed, kind.learning_rates), "steps": c.model.pretrain_steps}
+        settings = {**c.learn.settings_for(learner.name, c.seed, kind.learner_defaults),
+                    "steps": c.model.pretrain_steps}
         res = learner.train(policy, pairs, learner.Settings(**settings), self._logger(), 0, self.progress)
         return res.final_loss
 

@@ -504,5 +504,12 @@ def test_brute_force_reference_and_each_learners_rate_per_policy_kind(tmp_path, 
 
     for extra, lr in ((["learn.lr=0.2"], 0.2), (["learn.lr=0.2", "learn.settings.seq2seq.lr=0.3"], 0.3)):
         settings = load_config(ROOT / "configs/sr_demo.yaml", [*overrides, *extra]).learn.settings_for(
-            "seq2seq", 0, {"seq2seq": 0.05})
+            "seq2seq", 0, {"seq2seq": {"lr": 0.05}})
         assert settings["lr"] == lr
+    from aitp_gym.agents.models import POLICIES
+
+    ranker = POLICIES["ranker"].learner_defaults
+    learn = load_config(ROOT / "configs/matrix/sr_bestfs_ilql.yaml").learn
+    assert learn.settings_for("ilql", 0, ranker) == {**learn.settings_for("ilql", 0), "lr": 0.05, "bc_weight": 0.0}
+    learn = load_config(ROOT / "configs/matrix/sr_bestfs_ilql.yaml", ["learn.settings.ilql.bc_weight=1.0"]).learn
+    assert learn.settings_for("ilql", 0, ranker)["bc_weight"] == 1.0
