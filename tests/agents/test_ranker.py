@@ -131,7 +131,7 @@ def test_the_ranker_in_the_loop(tmp_path):
     config = load_config(ROOT / "configs/sr_demo.yaml", [*tiny, "rounds=1"])
     rows = Loop(config, tmp_path / "run", progress=False, log=lambda m: None).run()
     assert rows[0]["models"]["policy"] == "model-free" and rows[1]["models"]["policy"] == "model"
-    assert rows[1]["train"]["proved"] > 0 and set(rows[1]["losses"]) == {"ranker"}
+    assert rows[1]["train"]["proved"] > 0 and set(rows[1]["losses"]) == {"seq2seq"}
     assert json.loads((tmp_path / "run/rounds/001/policy/aitp_model.json").read_text())["kind"] == "ranker"
     loaded = RankerPolicy.from_pretrained(tmp_path / "run/rounds/001/policy")
     assert float(loaded.weights.detach().abs().sum()) > 0, "the ranker was trained and saved"

@@ -428,20 +428,20 @@ def test_device_learner_settings_and_the_degeneration_watch(tmp_path, monkeypatc
             check_before_work(load_config(ROOT / "configs/sr_demo.yaml", ["model.device=cuda"]))
     with pytest.raises(ValueError, match="must be auto, cpu, cuda or cuda:N, not 'gpu'"):
         resolve_device("gpu")
-    for bad, message in (("learn.settings.ranker.lr=abc", "learn.settings.ranker.lr must be a finite number"),
+    for bad, message in (("learn.settings.seq2seq.lr=abc", "learn.settings.seq2seq.lr must be a finite number"),
                          ("learn.settings.dpo.beta=0.1", "dpo is not one of learn.learners"),
-                         ("learn.settings.ranker.nope=1", "unknown config key(s) learn.settings.ranker.nope")):
+                         ("learn.settings.seq2seq.nope=1", "unknown config key(s) learn.settings.seq2seq.nope")):
         with pytest.raises(ValueError, match=re.escape(message)):
             check_before_work(load_config(ROOT / "configs/sr_demo.yaml", [bad]))
 
     seen = []
-    ranker = LEARNERS["ranker"]
-    monkeypatch.setitem(LEARNERS, "ranker", type(ranker)(
-        "ranker", ranker.buffer, ranker.trains, ranker.settings,
+    ranker = LEARNERS["seq2seq"]
+    monkeypatch.setitem(LEARNERS, "seq2seq", type(ranker)(
+        "seq2seq", ranker.buffer, ranker.trains, ranker.settings,
         lambda model, data, settings, *rest: seen.append(settings) or ranker.train(model, data, settings, *rest)))
     config = load_config(ROOT / "configs/sr_demo.yaml",
                          [*TINY, "rounds=1", "workers=1", "model.device=cpu", "prove.train_difficulty_max=1",
-                          "learn.settings.ranker.lr=0.5", "learn.settings.ranker.steps=2"])
+                          "learn.settings.seq2seq.lr=0.5", "learn.settings.seq2seq.steps=2"])
     check_before_work(config)
     logged: list[str] = []
     rows = Loop(config, tmp_path / "run", progress=False, log=logged.append).run()
