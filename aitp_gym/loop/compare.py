@@ -54,6 +54,7 @@ def _reference_key(config: LoopConfig) -> str:
     key = {"env": b.env, "seed": b.seed, "prove": dataclasses.asdict(b.prove)}
     key["prove"].pop("train_theorems")
     key["prove"].pop("train_max_expansions")
+    key["prove"].pop("brute_force_reference")
     return json.dumps(key, sort_keys=True)
 
 

@@ -32,6 +32,13 @@ def test_brute_force_is_the_model_free_policy_with_every_tactic_at_the_same_budg
     assert (brute.env, brute.seed, brute.prove.planner, brute.prove.max_expansions, brute.prove.eval_theorems) == \
         (config.env, config.seed, config.prove.planner, config.prove.max_expansions, config.prove.eval_theorems)
     assert config.rounds > 0 and config.prove.tactics_per_expansion is not None  # the config itself is unchanged
+    from aitp_gym.loop.compare import _reference_key
+
+    # configs that differ only in what they train on (or whether their own round 0 measures brute force) share one
+    other = load_config(ROOT / "configs/matrix/sr_htps_seq2seq_critic.yaml")
+    assert other.prove.brute_force_reference != config.prove.brute_force_reference
+    assert _reference_key(other) == _reference_key(config)
+    assert _reference_key(load_config(ROOT / "configs/matrix/sr_bestfs_seq2seq.yaml")) != _reference_key(config)
 
 
 def test_the_table_has_a_row_per_config_with_both_references():
