@@ -21,7 +21,7 @@ $(STAMP): setup.cfg pyproject.toml
 
 install: system-deps $(STAMP)
 
-# The main job: rounds of prove -> train -> reload -> evaluate on SR-v0 (about 4 minutes on 2 cores); the curve is
+# The main job: rounds of prove -> train -> reload -> evaluate on SR-v0 (about 6 minutes on 2 cores); the curve is
 # runs/sr_demo/curve.png, and `tensorboard --logdir runs/` shows every scalar.
 demo: install
 	OMP_NUM_THREADS=1 aitp loop configs/sr_demo.yaml --out runs/sr_demo --overwrite
