@@ -175,7 +175,8 @@ def test_ilql_on_the_ranker_through_two_loop_rounds(tmp_path):
     from aitp_gym.loop import Loop, load_config
 
     tiny = ["prove.train_theorems=8", "prove.eval_theorems=3", "prove.max_expansions=6",
-            "prove.train_max_expansions=12", "learn.steps=5", "workers=1", "prove.train_difficulty_max=1"]
+            "prove.train_max_expansions=12", "learn.steps=5", "workers=1", "prove.train_difficulty_max=1",
+            "prove.tactics_per_expansion=8", "prove.brute_force_reference=false"]
     config = load_config(ROOT / "configs/sr_demo.yaml", [*tiny, "learn.learners=[seq2seq,ilql]", "rounds=2"])
     rows = Loop(config, tmp_path / "run", progress=False, log=lambda m: None).run()
     assert [set(row["losses"]) for row in rows[1:]] == [{"seq2seq", "ilql"}] * 2, rows
