@@ -184,7 +184,7 @@ def test_killed_run_resumes_without_losing_or_repeating_rounds(tmp_path):
     # TensorBoard: one event file again, no step twice (the killed round's losses are gone), rounds 0, 1, 2 once
     assert len(list((run / "tb").glob("events.*"))) == 1
     scalars = _scalars(run)
-    loss_steps = [step for step, _ in scalars["losses/ranker/loss"]]
+    loss_steps = [step for step, _ in scalars["losses/seq2seq/loss"]]
     assert loss_steps == sorted(set(loss_steps)) and loss_steps[-1] == 2 * 40, loss_steps
     assert [step for step, _ in scalars["eval/proof_rate"]] == [0, 1, 2]
     assert [value for _, value in scalars["eval/proof_rate"]] == pytest.approx([x["eval"]["proof_rate"]

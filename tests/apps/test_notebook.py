@@ -114,7 +114,7 @@ def _check_learning_curves(out: str, rich: list[dict], workdir: Path) -> None:
     for row in rows:  # the table printed from rounds.jsonl
         ev = row["eval"]
         assert f"{ev['proved']}/{ev['attempted']}" in out
-    assert "losses/ranker/loss" in out and "eval/proof_rate                  3 points" in out  # read_scalars
+    assert "losses/seq2seq/loss" in out and "eval/proof_rate                  3 points" in out  # read_scalars
     assert "3 rounds plotted; 2 loss curves" in out
     assert out.count("traces proved (matches rounds.jsonl)") == 2  # the first and last round's eval traces
     assert "held-out theorems that round 0 did not" in out

@@ -18,7 +18,8 @@ def test_sr_features_read_the_residual_the_ratio_and_functions_of_the_values():
     assert f.goal("not an SR goal") == ["bias", "not-sr"]
     assert parse_goal_text("f(x) = import os\ny: 1\nŷ: 1") is None  # only expressions parse
     rows = f.tactics(goal.text, ["sin @0", "add @0 B=x", "garbage"])
-    assert rows[0][:2] == ["rule=sin", "rule=sin/None"] and "rule=add/x" in rows[1] and rows[2] == ["raw=garbage"]
+    assert list(rows[0][:2]) == ["rule=sin", "rule=sin/None"] and "rule=add/x" in rows[1]
+    assert list(rows[2]) == ["raw=garbage"]
 
 
 def test_candidates_from_text_are_the_backends():
