@@ -49,6 +49,7 @@ The k best candidates over all tactics are returned, best first (ties broken by 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import glob
 import gzip
@@ -67,7 +68,7 @@ from aitp_gym.agents.models import MODEL_FILE, read_model_file, write_model_file
 from aitp_gym.agents.text import truncate_goal
 from aitp_gym.envs.holist.backend import HOLGoal, goal_text
 from aitp_gym.envs.holist.database import SHIPPED_DIR, TheoremDatabase, load_database
-from aitp_gym.envs.holist.grammar import INT, LABEL, TACTICS, THM, THMS
+from aitp_gym.envs.holist.grammar import INT, LABEL, TACTICS, THM, THMS, TacticSyntaxError, parse_tactic
 from aitp_gym.optional import require
 from aitp_gym.tree import Goal
 
@@ -386,6 +387,65 @@ class HOListPolicy:
         bounds = torch.tensor([self.bound_of(g) for g in goals], device=self.device)
         mask = torch.arange(n, device=self.device).unsqueeze(0) < bounds.unsqueeze(1)
         return mask & ~self._unusable.to(self.device).unsqueeze(0)
+
+    # ------------------------------------------------------------------ TrainablePolicy
+    UNPROPOSABLE = -50.0
+    """``sequence_logprobs`` of a tactic the model cannot propose (outside its classes or with arguments it does not
+    choose): a constant, so that a preference against such a tactic moves only the other side."""
+
+    def parameters(self) -> list[Any]:
+        return list(self.net.parameters())
+
+    def train_modules(self) -> list[Any]:
+        return [self.net]
+
+    def frozen_copy(self) -> HOListPolicy:
+        net = copy.deepcopy(self.net)
+        net.requires_grad_(False)
+        return HOListPolicy(net, self.settings, self.database, self.device)
+
+    def sequence_logprobs(self, goals: Sequence[Goal | str], tactics: Sequence[str]) -> Any:
+        """log π(tactic | goal) as :meth:`propose` scores it: the tactic class's log-softmax, plus a premise's
+        log-softmax over the theorems allowed for the goal, or a premise list's log-sum-exp of its members', or
+        −log(hypotheses) for an assumption number. Differentiable in the goal tower and the heads (the premise
+        embeddings are the cached ones, as when proposing; the ``premise`` learner trains that tower). A tactic the
+        model cannot propose gets :attr:`UNPROPOSABLE`."""
+        g = self.goal_embeddings(goals)
+        logits = self.net.tactic_head(g).masked_fill(~self._emittable.to(g.device), float("-inf"))
+        tactic_lp = torch.log_softmax(logits, dim=-1)
+        mask = self.allowed_mask(goals)
+        scores = self.net.premise_scores(g, self.premise_embeddings()).masked_fill(~mask, float("-inf"))
+        premise_lp = torch.log_softmax(scores, dim=-1)
+        out = []
+        for i, (goal, tactic) in enumerate(zip(goals, tactics, strict=True)):
+            lp = self._logprob(tactic, len(goal_hyps(goal)), tactic_lp[i], premise_lp[i], mask[i])
+            out.append(lp if lp is not None else torch.tensor(self.UNPROPOSABLE, device=g.device))
+        return torch.stack(out)
+
+    def _logprob(self, tactic: str, n_hyps: int, tactic_lp: Any, premise_lp: Any, allowed: Any) -> Any:
+        try:
+            call = parse_tactic(tactic)
+        except TacticSyntaxError:
+            return None
+        cls = self.tactic_index.get(call.name)
+        if cls is None or not bool(self._emittable[cls]):
+            return None
+        kinds, lp = TACTICS[call.name], tactic_lp[cls]
+        names = call.args[-1] if kinds == (THMS,) else call.args[-1:] if kinds in ((THM,), (LABEL, THM)) else ()
+        if not all(isinstance(n, str) for n in names):  # a theorem expression (GSYM ...): never proposed
+            return None
+        rows = [self.premise_index.get(n) for n in names]
+        if any(r is None or not bool(allowed[r]) for r in rows):
+            return None
+        if kinds == ():
+            return lp
+        if kinds == (THMS,):
+            return lp + torch.logsumexp(premise_lp[rows], 0) if rows else lp
+        if kinds in ((THM,), (LABEL, THM)):
+            return lp + premise_lp[rows[0]]
+        if kinds == (INT,) and 0 <= call.args[0] < n_hyps:
+            return lp - math.log(n_hyps)
+        return None
 
     # ------------------------------------------------------------------ TacticPolicy
     @torch.no_grad()

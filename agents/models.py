@@ -84,7 +84,7 @@ POLICIES: dict[str, ModelKind] = {k.name: k for k in [
     # the T5 at 2e-3 ignored the goal (log-prob spread across goals 0.12); at 2e-4 to 5e-4 it conditions on it
     ModelKind("seq2seq", "policy", "aitp_gym.agents.seq2seq:Seq2SeqPolicy", ("seq2seq", "dpo", "ilql"),
               {"seq2seq": {"lr": 5e-4}, "ilql": {"lr": 5e-4}}),
-    ModelKind("holist", "policy", "aitp_gym.agents.holist_model:HOListPolicy", ("premise",)),
+    ModelKind("holist", "policy", "aitp_gym.agents.holist_model:HOListPolicy", ("premise", "dpo")),
 ]}
 CRITICS: dict[str, ModelKind] = {k.name: k for k in [
     ModelKind("value", "critic", "aitp_gym.agents.critic:ValueCritic", ("critic",)),
