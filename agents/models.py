@@ -12,9 +12,10 @@ Adding a model: a class with ``fresh(**options)`` (options: ``num_candidates``, 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -40,6 +41,26 @@ class TrainablePolicy(Protocol):
 
     def frozen_copy(self) -> TrainablePolicy:
         ...
+
+class ILQLBeta:
+    """For a policy whose proposals ILQL perturbs by β · advantage: the β they use, ``settings.ilql_beta`` or,
+    within ``with policy.perturbed(beta):``, that one (0: the plain policy, without its ILQL heads)."""
+
+    _beta: float | None = None
+    settings: Any
+
+    @property
+    def beta(self) -> float:
+        return self.settings.ilql_beta if self._beta is None else self._beta
+
+    @contextlib.contextmanager
+    def perturbed(self, beta: float) -> Iterator[Any]:
+        previous, self._beta = self._beta, beta
+        try:
+            yield self
+        finally:
+            self._beta = previous
+
 
 _LEGACY_FILES = {"aitp_ranker.json": "ranker", "aitp_holist_model.json": "holist", "aitp_policy.json": "seq2seq",
                  "aitp_critic.json": "value"}

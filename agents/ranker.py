@@ -24,19 +24,18 @@ features. With heads and ``settings.ilql_beta`` > 0, the ranker proposes by scor
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import re
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
-from aitp_gym.agents.models import MODEL_FILE, read_model_file, write_model_file
+from aitp_gym.agents.models import MODEL_FILE, ILQLBeta, read_model_file, write_model_file
 from aitp_gym.backend import SupportsCandidates
 from aitp_gym.optional import require
 from aitp_gym.registration import provided, resolve
@@ -200,7 +199,7 @@ class RankerILQLHeads(torch.nn.Module):
             return q - self.value(policy.goal_ids(text)[None], self.v)[0, 0]
 
 
-class RankerPolicy:
+class RankerPolicy(ILQLBeta):
     """A ``TacticPolicy`` over enumerated candidates; see the module docstring."""
 
     name = "ranker"
@@ -218,7 +217,6 @@ class RankerPolicy:
         self.ilql_heads: RankerILQLHeads | None = None
         """Q and V weight vectors, trained by the ILQL learner; when set (and ``settings.ilql_beta`` > 0),
         :meth:`propose` ranks by the advantage-perturbed scores."""
-        self._beta: float | None = None  # set by perturbed()
 
     # ------------------------------------------------------------------ construction and checkpoints
     @classmethod
@@ -370,20 +368,6 @@ class RankerPolicy:
             self._padded[id(vector)] = cached
         return cached[2]
 
-    @property
-    def beta(self) -> float:
-        """The β proposals use: ``settings.ilql_beta``, or the one :meth:`perturbed` set."""
-        return self.settings.ilql_beta if self._beta is None else self._beta
-
-    @contextlib.contextmanager
-    def perturbed(self, beta: float) -> Iterator[RankerPolicy]:
-        """Within the block, :meth:`propose` uses β = ``beta`` instead of ``settings.ilql_beta`` (0: the plain
-        policy, without its ILQL heads)."""
-        previous, self._beta = self._beta, beta
-        try:
-            yield self
-        finally:
-            self._beta = previous
 
     def proposal_scores(self, text: str, tactics: list[str]) -> Any:
         """What :meth:`propose` ranks by (no autograd): the scores, or with ILQL heads and β > 0 the scores +

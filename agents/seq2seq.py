@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aitp_gym.agents.models import read_model_file, write_model_file
+from aitp_gym.agents.models import ILQLBeta, read_model_file, write_model_file
 from aitp_gym.agents.text import goal_view, model_input
 from aitp_gym.backend import SupportsCandidates
 from aitp_gym.optional import require
@@ -84,7 +84,7 @@ def _texts(goals: Sequence[Goal | str]) -> list[str]:
     return [g.text if isinstance(g, Goal) else str(g) for g in goals]
 
 
-class Seq2SeqPolicy:
+class Seq2SeqPolicy(ILQLBeta):
     """A ``TacticPolicy``: ``propose(goals, k)`` returns, per goal, up to k ``(tactic, log-probability)`` pairs,
     best first, distinct, from one batched ``generate`` call per chunk of goals."""
 
@@ -101,7 +101,6 @@ class Seq2SeqPolicy:
         self.ilql_heads: ILQLHeads | None = None
         """Q and V heads on the decoder, trained by the ILQL learner; when set (and ``settings.ilql_beta`` > 0),
         :meth:`propose` decodes with advantage-perturbed logits."""
-        self._beta: float | None = None  # set by perturbed()
 
     def bind_backend(self, backend: Any) -> None:
         """Use ``backend.candidate_tactics`` as the candidate set of ``method="rank"`` (a no-op for backends that
@@ -212,20 +211,10 @@ class Seq2SeqPolicy:
             return out
 
     @contextlib.contextmanager
-    def perturbed(self, beta: float) -> Iterator[Seq2SeqPolicy]:
-        """Within the block, :meth:`propose` uses β = ``beta`` instead of ``settings.ilql_beta`` (0: the plain
-        policy, without its ILQL heads)."""
-        previous, self._beta = self._beta, beta
-        try:
-            yield self
-        finally:
-            self._beta = previous
-
-    @contextlib.contextmanager
     def _ilql_logits(self) -> Iterator[None]:
         """With ILQL heads and β > 0: the model's logits are logits + β · (min Q − V) within the block, by swapping
         the lm head, so that ``generate`` (beam search, sampling) and scoring run unchanged."""
-        beta = self.settings.ilql_beta if self._beta is None else self._beta
+        beta = self.beta
         original = self.model.get_output_embeddings()
         if self.ilql_heads is None or beta == 0 or isinstance(original, _PerturbedHead):
             yield

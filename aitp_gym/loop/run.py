@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from aitp_gym.agents.learners import LEARNERS
-from aitp_gym.agents.models import MODEL_FREE
+from aitp_gym.agents.models import MODEL_FREE, kind_of
 from aitp_gym.backend import SupportsPrepare
 from aitp_gym.loop.config import LoopConfig, config_to_yaml, config_warnings, train_pool
 from aitp_gym.loop.models import (
@@ -104,8 +104,7 @@ class Loop:
     def _train(self, r: int, rdir: Path, models: Models) -> dict[str, Any]:
         """Every configured learner, in order, on buffers of this round's traces and the window before it."""
         from aitp_gym.agents import buffers as B
-        from aitp_gym.agents.learners import LEARNERS, NoExamples
-        from aitp_gym.agents.models import kind_of
+        from aitp_gym.agents.learners import NoExamples
 
         c = self.config
         windows = [self.round_dir(q) / "train" for q in range(max(1, r - c.learn.window + 1), r)] + [rdir / "train"]
@@ -276,8 +275,6 @@ class Loop:
 
     def _pretrain(self, policy: Any) -> float:
         from aitp_gym.agents.buffers import ground_truth_pairs
-        from aitp_gym.agents.learners import LEARNERS
-        from aitp_gym.agents.models import kind_of
 
         c = self.config
         pairs = ground_truth_pairs(c.env, "train")
