@@ -1,0 +1,287 @@
+"""A TacticToe-style policy for HOList-v0: propose what humans did on the most similar goals.
+
+TacticToe (Gauthier et al.) proves much of HOL4's library on one CPU by recording every tactic of the library's
+human proofs with the goal it was applied to, and proposing, for a new goal, the tactics of the most similar
+recorded goals, with premises predicted by k-nearest-neighbour premise selection. This is that policy on
+HOList-v0, with HOL Light's own core proofs as the memory (``envs/holist/proof_logs.py``) and the proofs the loop
+finds added to it by the ``knn`` learner.
+
+For a goal (its theorem at position ``i`` in the database's load order):
+
+1. **Neighbours.** TF-IDF over goal tokens (identifiers, numerals and symbol runs of hypotheses and conclusion),
+   cosine similarity against every remembered goal; the ``neighbours`` most similar ones vote, each with its
+   similarity.
+2. **Tactics as recorded.** A neighbour's tactic is proposed as it is when every theorem it names comes before
+   ``i`` (the HOList rule) and its assumption numbers exist here; its score is the sum of its voters'
+   similarities.
+3. **Tactics adapted.** A neighbour's tactic that takes theorems (``REWRITE_TAC [...]``, ``MATCH_MP_TAC A`` ...)
+   also votes for its *tactic name*, which is proposed with this goal's premises: the theorem list (or the best
+   one or two theorems) chosen by k-NN premise selection, the theorems the neighbours used, weighted by
+   similarity, blended with the TF-IDF similarity of the theorem statements to the goal (``premise_blend``), and
+   only among the theorems allowed before ``i``. Adapted candidates score ``adapted_weight`` times their votes.
+4. **The baseline's structural tactics** (the backend's model-free candidates: ``ARITH_TAC``, ``CONJ_TAC``,
+   ``STRIP_TAC``, rewriting and MESON with the TF-IDF premises...) fill in below, at ``baseline_weight`` each, so
+   that a goal no neighbour resembles still gets the baseline's proposals.
+
+Log-probabilities are the log of each candidate's share of the total score. The memory is plain data (goal text,
+tactic), saved as one gzipped JSON file; nothing here needs torch, and proposing takes about a millisecond.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import json
+import math
+import os
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from aitp_gym.agents.models import MODEL_FILE, read_model_file, write_model_file
+from aitp_gym.envs.holist.backend import _TOKENS, HOListBackend, HOLGoal, _PremiseIndex
+from aitp_gym.envs.holist.grammar import INT, TACTICS, THM, THMS, TacticCall, TacticSyntaxError, parse_tactic
+
+MEMORY_FILE = "knn_memory.json.gz"
+
+
+@dataclass
+class KNNSettings:
+    num_candidates: int = 8
+    """Candidates proposed per goal when the planner does not say (``k``)."""
+    neighbours: int = 24
+    """Remembered goals that vote."""
+    premises: int = 4
+    """Theorems in an adapted theorem list."""
+    premise_blend: float = 0.5
+    """Weight of the neighbours' premises against the TF-IDF premise similarity (0: TF-IDF only, 1: k-NN only)."""
+    adapted_weight: float = 0.6
+    """An adapted candidate's score, as a fraction of its tactic name's votes."""
+    baseline_weight: float = 0.02
+    """The score of each of the baseline's candidates (summed with any votes for the same string)."""
+
+
+class TfIdf:
+    """TF-IDF vectors of token bags as an inverted index: ``scores(tokens)`` is the cosine similarity to every
+    document (documents are added in batches; the weights are recomputed on ``build``)."""
+
+    def __init__(self) -> None:
+        self.docs: list[Counter] = []
+        self._postings: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
+        self._idf: dict[str, float] = {}
+
+    def add(self, docs: Iterable[Counter]) -> None:
+        self.docs.extend(docs)
+        self._postings = None
+
+    def build(self) -> None:
+        n = len(self.docs)
+        df = Counter(tok for d in self.docs for tok in d)
+        self._idf = {tok: math.log((1 + n) / (1 + c)) + 1.0 for tok, c in df.items()}
+        postings: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
+        for i, d in enumerate(self.docs):
+            weights = {tok: (1 + math.log(c)) * self._idf[tok] for tok, c in d.items()}
+            norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
+            for tok, w in weights.items():
+                ids, ws = postings[tok]
+                ids.append(i)
+                ws.append(w / norm)
+        self._postings = {tok: (np.asarray(i), np.asarray(w)) for tok, (i, w) in postings.items()}
+
+    def scores(self, bag: Counter) -> np.ndarray:
+        if self._postings is None:
+            self.build()
+        out = np.zeros(len(self.docs))
+        q = {tok: (1 + math.log(c)) * self._idf[tok] for tok, c in bag.items() if tok in self._postings}
+        norm = math.sqrt(sum(w * w for w in q.values())) or 1.0
+        for tok, w in q.items():
+            idx, ws = self._postings[tok]
+            out[idx] += ws * (w / norm)
+        return out
+
+
+def goal_tokens(text: str) -> Counter:
+    """A goal's bag of tokens: conclusion tokens, and hypothesis tokens tagged ``h:``."""
+    *hyps, concl = text.split("\n")
+    bag = Counter(_TOKENS.findall(concl))
+    for h in hyps:
+        bag.update("h:" + t for t in _TOKENS.findall(h))
+    return bag
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """A remembered tactic, parsed once."""
+
+    tactic: str
+    name: str  # the tactic's name (REWRITE_TAC ...)
+    theorems: tuple[str, ...]  # every database theorem it names
+    max_assumption: int  # its largest assumption number (RAW_POP_TAC n), -1 if none
+    adaptable: str | None  # THM or THMS: the argument kind premise selection can fill
+
+
+def _entry(tactic: str) -> _Entry | None:
+    try:
+        call: TacticCall = parse_tactic(tactic)
+    except TacticSyntaxError:
+        return None
+    params = TACTICS[call.name]
+    ints = [a for k, a in zip(params, call.args, strict=True) if k == INT]
+    adaptable = params[0] if params in ((THM,), (THMS,)) else None
+    return _Entry(str(call), call.name, tuple(call.theorem_names()), max(ints, default=-1), adaptable)
+
+
+class TacticKNNPolicy:
+    """See the module docstring. ``remember(pairs)`` adds (goal text, tactic) pairs to the memory."""
+
+    name = "knn"
+
+    def __init__(self, settings: KNNSettings | None = None, backend: HOListBackend | None = None) -> None:
+        self.settings = settings or KNNSettings()
+        self.backend = backend or HOListBackend()  # for the database and the baseline's candidates; no prover
+        self.goals: list[str] = []
+        self.tactics: list[str] = []
+        self._entries: list[_Entry | None] = []
+        self._index = TfIdf()
+        self._seen: set[tuple[str, str]] = set()
+        self._premise_index: _PremiseIndex | None = None
+
+    # ------------------------------------------------------------------ the models registry
+    @classmethod
+    def fresh(cls, num_candidates: int = 8, **_: Any) -> TacticKNNPolicy:
+        """An empty memory: until pairs are remembered (pre-training on the human proof logs, or the ``knn``
+        learner), it proposes the baseline's candidates."""
+        return cls(KNNSettings(num_candidates=num_candidates))
+
+    def save_pretrained(self, path: str | os.PathLike[str]) -> None:
+        path = Path(path)
+        write_model_file(path, "knn", dataclasses.asdict(self.settings), memory=len(self.goals))
+        data = json.dumps({"goals": self.goals, "tactics": self.tactics}, ensure_ascii=False).encode()
+        from aitp_gym.trace import atomic_write_bytes
+
+        atomic_write_bytes(path / MEMORY_FILE, gzip.compress(data, 6))
+
+    @classmethod
+    def from_pretrained(cls, path: str | os.PathLike[str], **overrides: Any) -> TacticKNNPolicy:
+        path = Path(path)
+        meta = read_model_file(path)
+        if meta is None or meta["kind"] != "knn" or not (path / MEMORY_FILE).is_file():
+            raise FileNotFoundError(f"{path} is not a k-NN policy checkpoint (needs {MODEL_FILE} of kind knn and "
+                                    f"{MEMORY_FILE}); save one with TacticKNNPolicy.save_pretrained")
+        overrides.pop("device", None)
+        policy = cls(KNNSettings(**{**meta["settings"], **overrides}))
+        data = json.loads(gzip.decompress((path / MEMORY_FILE).read_bytes()))
+        policy.remember(zip(data["goals"], data["tactics"], strict=True))
+        return policy
+
+    # ------------------------------------------------------------------ memory
+    def remember(self, pairs: Iterable[Any]) -> int:
+        """Add ``(goal text, tactic)`` pairs (tuples or ``TacticPair``); returns how many were new. Tactics outside
+        the grammar are skipped."""
+        added = []
+        for p in pairs:
+            goal, tactic = (p.goal, p.tactic) if hasattr(p, "goal") else p
+            entry = _entry(tactic)
+            if entry is None or (goal, entry.tactic) in self._seen:
+                continue
+            self._seen.add((goal, entry.tactic))
+            self.goals.append(goal)
+            self.tactics.append(entry.tactic)
+            self._entries.append(entry)
+            added.append(goal_tokens(goal))
+        self._index.add(added)
+        return len(added)
+
+    def __len__(self) -> int:
+        return len(self.goals)
+
+    # ------------------------------------------------------------------ proposing
+    def propose(self, goals: Sequence[Any], k: int | None = None) -> list[list[tuple[str, float]]]:
+        k = k or self.settings.num_candidates
+        return [self._propose_one(g, k) for g in goals]
+
+    def _propose_one(self, goal: Any, k: int) -> list[tuple[str, float]]:
+        s = self.settings
+        db = self.backend.database
+        state = goal.data if isinstance(goal.data, HOLGoal) else None
+        before = state.theorem_index if state is not None else len(db.entries)
+        n_hyps = len(state.hyps) if state is not None else 0
+        scores: dict[str, float] = defaultdict(float)
+        name_votes: dict[str, float] = defaultdict(float)
+        premise_votes: dict[str, float] = defaultdict(float)
+
+        def allowed(name: str) -> bool:
+            i = db.index_of(name)
+            return i is not None and i < before
+
+        if self.goals:
+            sims = self._index.scores(goal_tokens(goal.text))
+            m = min(s.neighbours, len(sims))
+            top = np.argpartition(-sims, m - 1)[:m] if m < len(sims) else np.arange(len(sims))
+            for j in top:
+                sim = float(sims[j])
+                entry = self._entries[j]
+                if sim <= 0 or entry is None:
+                    continue
+                ok = all(allowed(n) for n in entry.theorems)
+                for n in entry.theorems:
+                    if allowed(n):
+                        premise_votes[n] += sim
+                if entry.adaptable is not None:
+                    name_votes[entry.name] += sim
+                if ok and entry.max_assumption < n_hyps:
+                    scores[entry.tactic] += sim
+        if name_votes:
+            premises = self._premises(goal.text, before, premise_votes)
+            for name, votes in name_votes.items():
+                for cand in _adapted(name, TACTICS[name][0], premises):
+                    scores[cand] += s.adapted_weight * votes
+        if state is not None:
+            for cand in self.backend.candidate_tactics(goal):
+                scores[cand] += s.baseline_weight
+        total = sum(scores.values()) or 1.0
+        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+        return [(t, math.log(v / total)) for t, v in ranked if v > 0]
+
+    def _premises(self, text: str, before: int, votes: dict[str, float]) -> list[str]:
+        """This goal's premises: the neighbours' premises (normalised votes) blended with TF-IDF similarity."""
+        s = self.settings
+        tfidf = self._premise_scores(text, before, 4 * s.premises)
+        blended: dict[str, float] = defaultdict(float)
+        if votes:
+            top_vote = max(votes.values())
+            for n, v in votes.items():
+                blended[n] += s.premise_blend * v / top_vote
+        if tfidf:
+            top_score = max(v for _, v in tfidf) or 1.0
+            for n, v in tfidf:
+                blended[n] += (1 - s.premise_blend) * v / top_score
+        return [n for n, _ in sorted(blended.items(), key=lambda kv: (-kv[1], kv[0]))[:s.premises]]
+
+    def _premise_scores(self, text: str, before: int, k: int) -> list[tuple[str, float]]:
+        """The ``k`` theorems before ``before`` most similar to ``text`` (TF-IDF, as the baseline ranks them)."""
+        if self._premise_index is None:
+            self._premise_index = _PremiseIndex(self.backend.database)
+        index = self._premise_index
+        scores = np.zeros(len(index.names))
+        for tok, c in Counter(_TOKENS.findall(text)).items():
+            if tok in index.postings:
+                idx, w = index.postings[tok]
+                scores[idx] += w * (1 + math.log(c)) * index.idf[tok]
+        if before <= 0:
+            return []
+        head = scores[:before]
+        best = np.argsort(-head, kind="stable")[:k]
+        return [(index.names[i], float(head[i])) for i in best if head[i] > 0]
+
+
+def _adapted(name: str, kind: str, premises: list[str]) -> list[str]:
+    if not premises:
+        return [f"{name} []"] if kind == THMS else []
+    if kind == THMS:
+        return [f"{name} [{'; '.join(premises)}]"]
+    return [f"{name} {p}" for p in premises[:2]]

@@ -1,0 +1,130 @@
+"""HOList-v0: the TacticToe-style k-NN policy against the TF-IDF baseline, side by side in one run (issue 25).
+
+The fixed evaluation: BestFS at ``--budget`` expansions (32), ``--k`` tactics per expansion (8), HOL Light's default
+2 s tactic timeout, on the first ``--limit`` (100) valid theorems in load order (``--offset`` skips some: tune on
+theorems 100-199, report on 0-99). Three policies on the same theorems:
+
+* ``baseline``: the model-free TF-IDF baseline (``UniformPolicy``: a seeded k-subset of its ~12 candidates);
+* ``baseline-all``: the same baseline with all its candidates (brute force at the same planner and budget);
+* ``knn``: ``TacticKNNPolicy`` with the human proof logs of the train split as its memory (no loop round).
+
+The three run as three processes at once, theorem by theorem (on two cores the prover time is shared alike), and
+the script prints proved counts, ratios, mean expansions and wall time, and writes ``summary.json`` with every
+theorem's result to ``--out``.
+
+    python bench/holist_knn.py [--limit 100] [--offset 0] [--budget 32] [--k 8] [--out runs/bench_holist_knn]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import sys
+import time
+from pathlib import Path
+
+POLICIES = ("baseline", "baseline-all", "knn")
+
+
+def run(which: str, ids: list[str], budget: int, k: int, time_limit: float, settings: dict, queue) -> None:
+    import aitp_gym  # noqa: F401
+    from aitp_gym.attempt import ProofAttempt
+    from aitp_gym.envs.holist.backend import HOListBackend
+    from aitp_gym.search import make_planner
+
+    backend = HOListBackend()
+    backend.prepare()
+    theorems = {t.id: t for t in backend.theorems("valid")}
+    policy = None
+    if which == "knn":
+        from aitp_gym.agents.holist_knn import KNNSettings, TacticKNNPolicy
+        from aitp_gym.envs.holist.proof_logs import human_pairs
+
+        policy = TacticKNNPolicy(KNNSettings(**settings), backend)
+        policy.remember(human_pairs())
+    per = None if which == "baseline-all" else k
+    for tid in ids:
+        planner = make_planner("bestfs", max_expansions=budget, time_limit=time_limit, tactics_per_expansion=per)
+        res = planner.search(ProofAttempt(backend, theorems[tid]), policy=policy)
+        s = res.summary()
+        queue.put((which, tid, {key: s[key] for key in ("proved", "expansions", "wall_time", "prover_time",
+                                                        "policy_time")}))
+    queue.put((which, None, None))
+    backend.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--limit", type=int, default=100)
+    ap.add_argument("--offset", type=int, default=0)
+    ap.add_argument("--budget", type=int, default=32)
+    ap.add_argument("--k", type=int, default=8)
+    ap.add_argument("--time-limit", type=float, default=120.0)
+    ap.add_argument("--only", nargs="*", choices=POLICIES, default=list(POLICIES))
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a KNNSettings field")
+    ap.add_argument("--out", default="runs/bench_holist_knn")
+    args = ap.parse_args(argv)
+    settings = {}
+    for item in args.set:
+        key, value = item.split("=", 1)
+        settings[key] = float(value) if "." in value else int(value)
+
+    from aitp_gym.envs.holist.backend import HOListBackend
+    from aitp_gym.envs.holist.proof_logs import load_proof_logs
+
+    backend = HOListBackend()
+    backend.prepare(lambda m: print(m, file=sys.stderr))
+    load_proof_logs(backend=backend, progress=True)  # built once, before the clocks start
+    ids = [t.id for t in backend.theorems("valid")][args.offset:args.offset + args.limit]
+    backend.close()
+
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    t0 = time.time()
+    procs = [ctx.Process(target=run, args=(w, ids, args.budget, args.k, args.time_limit, settings, queue))
+             for w in args.only]
+    for p in procs:
+        p.start()
+    results: dict[str, dict[str, dict]] = {w: {} for w in args.only}
+    running = len(procs)
+    while running:
+        which, tid, res = queue.get()
+        if tid is None:
+            running -= 1
+            continue
+        results[which][tid] = res
+        done = {w: f"{sum(r['proved'] for r in rs.values())}/{len(rs)}" for w, rs in results.items()}
+        print(f"[{time.time() - t0:5.0f} s] " + "  ".join(f"{w} {d}" for w, d in done.items()), file=sys.stderr)
+    for p in procs:
+        p.join()
+    wall = time.time() - t0
+    lines = [f"HOList-v0, valid theorems {args.offset}..{args.offset + len(ids) - 1} in load order, BestFS, "
+             f"{args.budget} expansions, {args.k} tactics per expansion (baseline-all: every candidate), "
+             f"{wall:.0f} s for all three at once"]
+    summary = {}
+    for w, rs in results.items():
+        n = len(rs)
+        proved = sum(r["proved"] for r in rs.values())
+        exp = sum(r["expansions"] for r in rs.values())
+        summary[w] = {"proved": proved, "attempted": n, "mean_expansions": exp / max(1, n),
+                      "mean_time": sum(r["wall_time"] for r in rs.values()) / max(1, n),
+                      "prover_s_per_expansion": sum(r["prover_time"] for r in rs.values()) / max(1, exp),
+                      "model_s_per_expansion": sum(r["policy_time"] for r in rs.values()) / max(1, exp)}
+        lines.append(f"  {w:13s} {proved:3d}/{n}  mean expansions {exp / max(1, n):5.1f}  "
+                     f"mean time {summary[w]['mean_time']:5.1f} s  prover {summary[w]['prover_s_per_expansion']:.3f} "
+                     f"s/exp  model {1000 * summary[w]['model_s_per_expansion']:.1f} ms/exp")
+    if "knn" in summary:
+        for ref in ("baseline", "baseline-all"):
+            if ref in summary and summary[ref]["proved"]:
+                lines.append(f"  knn / {ref}: {summary['knn']['proved'] / summary[ref]['proved']:.2f}x")
+    print("\n".join(lines))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.json").write_text(json.dumps({"args": vars(args), "theorems": ids, "summary": summary,
+                                                  "results": results, "report": lines}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
