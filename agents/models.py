@@ -106,6 +106,8 @@ POLICIES: dict[str, ModelKind] = {k.name: k for k in [
     ModelKind("seq2seq", "policy", "aitp_gym.agents.seq2seq:Seq2SeqPolicy", ("seq2seq", "dpo", "ilql"),
               {"seq2seq": {"lr": 5e-4}, "ilql": {"lr": 5e-4}}),
     ModelKind("holist", "policy", "aitp_gym.agents.holist_model:HOListPolicy", ("premise", "dpo")),
+    # TacticToe-style: the tactics of the most similar remembered goals (HOList-v0); its learner adds proofs found
+    ModelKind("knn", "policy", "aitp_gym.agents.holist_knn:TacticKNNPolicy", ("knn",)),
 ]}
 CRITICS: dict[str, ModelKind] = {k.name: k for k in [
     ModelKind("value", "critic", "aitp_gym.agents.critic:ValueCritic", ("critic",)),

@@ -57,6 +57,7 @@ LEARNERS: dict[str, Learner] = {x.name: x for x in [
     Learner("ilql", "ilql", "policy", f"{_HERE}.ilql:ILQLSettings", f"{_HERE}.ilql:train_ilql"),
     Learner("ranker", "seq2seq", "policy", f"{_HERE}.ranker:RankerSettings", f"{_HERE}.ranker:train_ranker"),
     Learner("premise", "seq2seq", "policy", f"{_HERE}.premise:PremiseSettings", f"{_HERE}.premise:train_premise"),
+    Learner("knn", "seq2seq", "policy", f"{_HERE}.knn:KNNLearnSettings", f"{_HERE}.knn:train_knn"),
     Learner("critic", "critic", "critic", f"{_HERE}.critic:CriticSettings", f"{_HERE}.critic:train_critic"),
 ]}
 

@@ -17,7 +17,7 @@ KERNEL = ["tree", "proof", "attempt", "policy", "backend", "trace", "env", "erro
           "progress"]
 ENV_IDS = ("SR-v0", "HOList-v0", "Lean-v0")
 # models of one prover: the HOList model reads HOL Light's theorem database and grammar
-ENV_SPECIFIC = {"agents/holist_model.py", "agents/learners/premise.py"}
+ENV_SPECIFIC = {"agents/holist_model.py", "agents/learners/premise.py", "agents/holist_knn.py"}
 
 
 def test_the_kernel_imports_no_env_planner_model_app_or_torch():
@@ -141,6 +141,7 @@ COVERAGE = {
     "envs/holist/prover.py": "envs/holist/test_holist_server.py",
     "envs/holist/env.py": "envs/holist/test_holist_server.py",
     "envs/holist/tactics.py": "envs/holist/test_holist_tactics.py",
+    "envs/holist/proof_logs.py": "envs/holist/test_holist_proof_logs.py",
     "envs/lean/backend.py": "envs/lean/test_lean_backend.py",
     "envs/lean/benchmark.py": "envs/lean/test_lean_env.py",
     "envs/lean/env.py": "envs/lean/test_lean_env.py",
@@ -156,6 +157,8 @@ COVERAGE = {
     "agents/learners/ilql.py": "agents/test_agents.py",
     "agents/learners/critic.py": "agents/test_agents.py",
     "agents/ranker.py": "agents/test_ranker.py",
+    "agents/holist_knn.py": "agents/test_holist_knn.py",
+    "agents/learners/knn.py": "agents/test_holist_knn.py",
     "agents/learners/ranker.py": "agents/test_ranker.py",
     "agents/learners/ilql_ranker.py": "agents/test_ilql_ranker.py",
     "agents/holist_model.py": "agents/test_holist_model.py",
