@@ -61,8 +61,9 @@ class KNNSettings:
     """Weight of the neighbours' premises against the TF-IDF premise similarity (0: TF-IDF only, 1: k-NN only)."""
     adapted_weight: float = 0.6
     """An adapted candidate's score, as a fraction of its tactic name's votes."""
-    baseline_weight: float = 0.02
-    """The score of each of the baseline's candidates (summed with any votes for the same string)."""
+    baseline_weight: float = 0.25
+    """The score of each of the baseline's candidates (added to any votes for the same string), on the scale where
+    the best-voted neighbour tactic scores 1."""
 
 
 class TfIdf:
@@ -122,6 +123,7 @@ class _Entry:
     theorems: tuple[str, ...]  # every database theorem it names
     max_assumption: int  # its largest assumption number (RAW_POP_TAC n), -1 if none
     adaptable: str | None  # THM or THMS: the argument kind premise selection can fill
+    hypothesis: str | None = None  # the assumption UNDISCH_TAC names: proposed only where the goal has it
 
 
 def _entry(tactic: str) -> _Entry | None:
@@ -132,7 +134,22 @@ def _entry(tactic: str) -> _Entry | None:
     params = TACTICS[call.name]
     ints = [a for k, a in zip(params, call.args, strict=True) if k == INT]
     adaptable = params[0] if params in ((THM,), (THMS,)) else None
-    return _Entry(str(call), call.name, tuple(call.theorem_names()), max(ints, default=-1), adaptable)
+    hypothesis = call.args[0] if call.name == "UNDISCH_TAC" else None
+    return _Entry(str(call), call.name, tuple(call.theorem_names()), max(ints, default=-1), adaptable, hypothesis)
+
+
+# Tactics that fail at once unless the conclusion has a certain shape: not worth one of the k slots elsewhere.
+_NEEDS = {
+    "GEN_TAC": ("!",), "X_GEN_TAC": ("!",), "INDUCT_TAC": ("!",), "LIST_INDUCT_TAC": ("!",),
+    "CONJ_TAC": ("/\\",), "DISJ1_TAC": ("\\/",), "DISJ2_TAC": ("\\/",), "EXISTS_TAC": ("?",), "EQ_TAC": ("=",),
+    "DISCH_TAC": ("==>", "~"), "STRIP_TAC": ("!", "==>", "/\\", "~", "?"),
+}
+
+
+def _may_apply(name: str, concl: str) -> bool:
+    """False only when ``name`` surely fails on a goal with conclusion ``concl`` (a cheap syntactic test)."""
+    needs = _NEEDS.get(name)
+    return needs is None or any(n in concl for n in needs)
 
 
 class TacticKNNPolicy:
@@ -209,7 +226,9 @@ class TacticKNNPolicy:
         db = self.backend.database
         state = goal.data if isinstance(goal.data, HOLGoal) else None
         before = state.theorem_index if state is not None else len(db.entries)
-        n_hyps = len(state.hyps) if state is not None else 0
+        hyps = set(state.hyps) if state is not None else set()
+        n_hyps = len(hyps)
+        concl = state.concl if state is not None else goal.text.rsplit("⊢ ", 1)[-1]
         scores: dict[str, float] = defaultdict(float)
         name_votes: dict[str, float] = defaultdict(float)
         premise_votes: dict[str, float] = defaultdict(float)
@@ -233,16 +252,20 @@ class TacticKNNPolicy:
                         premise_votes[n] += sim
                 if entry.adaptable is not None:
                     name_votes[entry.name] += sim
-                if ok and entry.max_assumption < n_hyps:
+                if ok and entry.max_assumption < n_hyps and (not entry.hypothesis or entry.hypothesis in hyps):
                     scores[entry.tactic] += sim
         if name_votes:
             premises = self._premises(goal.text, before, premise_votes)
             for name, votes in name_votes.items():
                 for cand in _adapted(name, TACTICS[name][0], premises):
                     scores[cand] += s.adapted_weight * votes
+        if scores:  # the best-voted tactic scores 1, so that the baseline's weight means the same on every goal
+            top_score = max(scores.values())
+            scores = defaultdict(float, {t: v / top_score for t, v in scores.items()})
         if state is not None:
             for cand in self.backend.candidate_tactics(goal):
                 scores[cand] += s.baseline_weight
+        scores = {t: v for t, v in scores.items() if _may_apply(t.split(" ", 1)[0], concl)}
         total = sum(scores.values()) or 1.0
         ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
         return [(t, math.log(v / total)) for t, v in ranked if v > 0]

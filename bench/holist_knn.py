@@ -8,9 +8,10 @@ theorems 100-199, report on 0-99). Three policies on the same theorems:
 * ``baseline-all``: the same baseline with all its candidates (brute force at the same planner and budget);
 * ``knn``: ``TacticKNNPolicy`` with the human proof logs of the train split as its memory (no loop round).
 
-The three run as three processes at once, theorem by theorem (on two cores the prover time is shared alike), and
-the script prints proved counts, ratios, mean expansions and wall time, and writes ``summary.json`` with every
-theorem's result to ``--out``.
+The theorems are shared out to ``--workers`` processes (2), and each process runs the three policies one after the
+other on each of its theorems, so that the load on the machine is the same for all three. The script prints proved
+counts, ratios, mean expansions and wall time, and writes ``results.jsonl`` (one line per search, as it ends) and
+``summary.json`` to ``--out``.
 
     python bench/holist_knn.py [--limit 100] [--offset 0] [--budget 32] [--k 8] [--out runs/bench_holist_knn]
 """
@@ -27,7 +28,7 @@ from pathlib import Path
 POLICIES = ("baseline", "baseline-all", "knn")
 
 
-def run(which: str, ids: list[str], budget: int, k: int, time_limit: float, settings: dict, queue) -> None:
+def run(policies: list[str], ids: list[str], budget: int, k: int, time_limit: float, settings: dict, queue) -> None:
     import aitp_gym  # noqa: F401
     from aitp_gym.attempt import ProofAttempt
     from aitp_gym.envs.holist.backend import HOListBackend
@@ -36,21 +37,22 @@ def run(which: str, ids: list[str], budget: int, k: int, time_limit: float, sett
     backend = HOListBackend()
     backend.prepare()
     theorems = {t.id: t for t in backend.theorems("valid")}
-    policy = None
-    if which == "knn":
+    knn = None
+    if "knn" in policies:
         from aitp_gym.agents.holist_knn import KNNSettings, TacticKNNPolicy
         from aitp_gym.envs.holist.proof_logs import human_pairs
 
-        policy = TacticKNNPolicy(KNNSettings(**settings), backend)
-        policy.remember(human_pairs())
-    per = None if which == "baseline-all" else k
+        knn = TacticKNNPolicy(KNNSettings(**settings), backend)
+        knn.remember(human_pairs())
     for tid in ids:
-        planner = make_planner("bestfs", max_expansions=budget, time_limit=time_limit, tactics_per_expansion=per)
-        res = planner.search(ProofAttempt(backend, theorems[tid]), policy=policy)
-        s = res.summary()
-        queue.put((which, tid, {key: s[key] for key in ("proved", "expansions", "wall_time", "prover_time",
-                                                        "policy_time")}))
-    queue.put((which, None, None))
+        for which in policies:
+            per = None if which == "baseline-all" else k
+            planner = make_planner("bestfs", max_expansions=budget, time_limit=time_limit, tactics_per_expansion=per)
+            res = planner.search(ProofAttempt(backend, theorems[tid]), policy=knn if which == "knn" else None)
+            s = res.summary()
+            queue.put((which, tid, {key: s[key] for key in ("proved", "expansions", "wall_time", "prover_time",
+                                                            "policy_time")}))
+    queue.put((None, None, None))
     backend.close()
 
 
@@ -62,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--k", type=int, default=8)
     ap.add_argument("--time-limit", type=float, default=120.0)
     ap.add_argument("--only", nargs="*", choices=POLICIES, default=list(POLICIES))
+    ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a KNNSettings field")
     ap.add_argument("--out", default="runs/bench_holist_knn")
     args = ap.parse_args(argv)
@@ -82,18 +85,23 @@ def main(argv: list[str] | None = None) -> int:
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     t0 = time.time()
-    procs = [ctx.Process(target=run, args=(w, ids, args.budget, args.k, args.time_limit, settings, queue))
-             for w in args.only]
+    procs = [ctx.Process(target=run, args=(args.only, ids[w::args.workers], args.budget, args.k, args.time_limit,
+                                           settings, queue)) for w in range(args.workers)]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    log = (out / "results.jsonl").open("w")
     for p in procs:
         p.start()
     results: dict[str, dict[str, dict]] = {w: {} for w in args.only}
     running = len(procs)
     while running:
         which, tid, res = queue.get()
-        if tid is None:
+        if which is None:
             running -= 1
             continue
         results[which][tid] = res
+        log.write(json.dumps({"policy": which, "theorem": tid, **res}) + "\n")
+        log.flush()
         done = {w: f"{sum(r['proved'] for r in rs.values())}/{len(rs)}" for w, rs in results.items()}
         print(f"[{time.time() - t0:5.0f} s] " + "  ".join(f"{w} {d}" for w, d in done.items()), file=sys.stderr)
     for p in procs:
@@ -101,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.time() - t0
     lines = [f"HOList-v0, valid theorems {args.offset}..{args.offset + len(ids) - 1} in load order, BestFS, "
              f"{args.budget} expansions, {args.k} tactics per expansion (baseline-all: every candidate), "
-             f"{wall:.0f} s for all three at once"]
+             f"{wall:.0f} s in all ({args.workers} processes)"]
     summary = {}
     for w, rs in results.items():
         n = len(rs)
@@ -119,8 +127,6 @@ def main(argv: list[str] | None = None) -> int:
             if ref in summary and summary[ref]["proved"]:
                 lines.append(f"  knn / {ref}: {summary['knn']['proved'] / summary[ref]['proved']:.2f}x")
     print("\n".join(lines))
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(json.dumps({"args": vars(args), "theorems": ids, "summary": summary,
                                                   "results": results, "report": lines}, indent=1))
     return 0

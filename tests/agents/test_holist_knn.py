@@ -50,7 +50,10 @@ def test_the_tactics_of_the_nearest_goal_come_first(backend):
 def test_an_empty_memory_proposes_the_baselines_candidates(backend):
     goal = _goal(backend, "ADD_SYM")
     (props,) = TacticKNNPolicy(backend=backend).propose([goal], k=50)
-    assert {t for t, _ in props} == set(backend.candidate_tactics(goal))
+    proposed = {t for t, _ in props}
+    # all of them but those that surely fail on this shape of goal (no conjunction, no implication here)
+    assert proposed == set(backend.candidate_tactics(goal)) - {"CONJ_TAC", "DISCH_TAC"}
+    assert "GEN_TAC" in proposed and "STRIP_TAC" in proposed
 
 
 def test_premises_after_the_theorem_are_never_proposed(backend):
