@@ -34,6 +34,7 @@ import gzip
 import json
 import math
 import os
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -43,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from aitp_gym.agents.models import MODEL_FILE, read_model_file, write_model_file
-from aitp_gym.envs.holist.backend import _TOKENS, HOListBackend, HOLGoal, _PremiseIndex
+from aitp_gym.envs.holist.backend import _TOKENS, HOLGoal, HOListBackend, _PremiseIndex
 from aitp_gym.envs.holist.grammar import INT, TACTICS, THM, THMS, TacticCall, TacticSyntaxError, parse_tactic
 
 MEMORY_FILE = "knn_memory.json.gz"
@@ -144,6 +145,51 @@ _NEEDS = {
     "CONJ_TAC": ("/\\",), "DISJ1_TAC": ("\\/",), "DISJ2_TAC": ("\\/",), "EXISTS_TAC": ("?",), "EQ_TAC": ("=",),
     "DISCH_TAC": ("==>", "~"), "STRIP_TAC": ("!", "==>", "/\\", "~", "?"),
 }
+
+
+_TYPES = {"real": re.compile(r'\("real"\)'), "int": re.compile(r'\("int"\)')}
+_PREFIX = {"real": "REAL_", "int": "INT_"}
+_NAME = re.compile(r"\b(REAL|INT)_[A-Z0-9_']+|\b(?:ASM_)?(?:REAL|INT)_ARITH_TAC\b")
+
+
+def _numeric_type(sexp: str) -> str | None:
+    """``real`` or ``int`` when the goal's terms are of that type (more of it than of the other), else None."""
+    counts = {name: len(p.findall(sexp)) for name, p in _TYPES.items()}
+    best = max(counts, key=counts.get)
+    return best if counts[best] > 0 and counts[best] > min(counts.values()) else None
+
+
+def _retype(tactic: str, numeric: str, allowed: Any) -> str | None:
+    """A neighbour's tactic for the other numeric type, moved to this goal's: ``REAL_ARITH_TAC`` becomes
+    ``INT_ARITH_TAC`` on an int goal, and ``REAL_LE_TRANS`` becomes ``INT_LE_TRANS``. A moved theorem that does not
+    exist or does not come before this one is left out of a theorem list, and drops a tactic that needs it alone.
+    Tactics of this goal's type, or of neither, are kept as they are."""
+    other = "int" if numeric == "real" else "real"
+    if _PREFIX[other] not in tactic:
+        return tactic
+
+    def swap(m: re.Match) -> str:
+        word = m.group(0)
+        if word.endswith("ARITH_TAC"):
+            return word.replace(_PREFIX[other].rstrip("_"), _PREFIX[numeric].rstrip("_"))
+        return _PREFIX[numeric] + word[len(_PREFIX[other]):] if word.startswith(_PREFIX[other]) else word
+
+    moved = _NAME.sub(swap, tactic)
+    try:
+        call = parse_tactic(moved)
+    except TacticSyntaxError:
+        return None
+    if all(allowed(n) for n in call.theorem_names()):
+        return moved
+    params = TACTICS[call.name]
+    if params != (THMS,):
+        return None
+    kept = [a for a in call.args[0] if all(allowed(n) for n in _names(a))]
+    return str(TacticCall(call.name, (tuple(kept),))) if kept else None
+
+
+def _names(arg: Any) -> list[str]:
+    return arg.theorem_names() if hasattr(arg, "theorem_names") else [arg]
 
 
 def _may_apply(name: str, concl: str) -> bool:
@@ -265,6 +311,14 @@ class TacticKNNPolicy:
         if state is not None:
             for cand in self.backend.candidate_tactics(goal):
                 scores[cand] += s.baseline_weight
+        numeric = _numeric_type(state.sexp) if state is not None else None
+        if numeric is not None:  # a real goal's neighbour may be an int one, and the other way round
+            retyped: dict[str, float] = defaultdict(float)
+            for t, v in scores.items():
+                t2 = _retype(t, numeric, allowed)
+                if t2 is not None:
+                    retyped[t2] = max(retyped[t2], v) if t2 in scores and t2 != t else retyped[t2] + v
+            scores = retyped
         scores = {t: v for t, v in scores.items() if _may_apply(t.split(" ", 1)[0], concl)}
         total = sum(scores.values()) or 1.0
         ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:k]

@@ -351,13 +351,13 @@ class LogSummary:
     path: str
     theorems: int  # train theorems whose proof was replayed (at least one step)
     proved: int  # of which the replay closed the theorem
-    steps: int  # atomic tactic applications that succeeded
+    steps: int  # atomic tactic applications that succeeded (``human_steps``)
     pairs: int  # (goal, tactic) pairs of proved goals (what ``tactic_pairs`` reads)
     seconds: float
 
     def line(self) -> str:
-        return (f"{self.pairs} (goal, tactic) pairs from {self.theorems} train theorems ({self.proved} replayed to "
-                f"the end, {self.steps} tactic steps) in {self.seconds:.0f} s: {self.path}")
+        return (f"{self.steps} human tactic steps, {self.pairs} of them on goals the proofs close, from "
+                f"{self.theorems} train theorems ({self.proved} replayed to the end) in {self.seconds:.0f} s: {self.path}")
 
 
 def build_proof_logs(backend: Any, out: str | Path | None = None, proofs: Iterable[SourceProof] | None = None,
@@ -390,6 +390,7 @@ def build_proof_logs(backend: Any, out: str | Path | None = None, proofs: Iterab
     path.parent.mkdir(parents=True, exist_ok=True)
     write_traces(path, records)
     pairs = len(tactic_pairs(records))
+    steps = len(human_steps(records))  # distinct successful applications, as the records hold them
     return LogSummary(str(path), len(records), proved, steps, pairs, time.perf_counter() - t0)
 
 
@@ -413,12 +414,42 @@ def load_proof_logs(build: bool = True, backend: Any = None, status: Callable[[s
     return list(iter_traces(path))
 
 
-def human_pairs(split: str = "train", limit: int | None = None) -> list[tuple[str, str]]:
-    """HOList-v0's ``EnvTraits.ground_truth_pairs``: (goal, tactic) of every goal the human proofs close, from
-    the cached logs (built on first use). Only the train split has logs."""
+def prepare_proof_logs(out: str | Path | None = None, rebuild: bool = False, progress: bool = True,
+                       status: Callable[[str], None] | None = None, benchmark: Any = None) -> str:
+    """HOList-v0's ``EnvTraits.proof_logs`` (``aitp prepare --env HOList-v0 --proof-logs``): build the logs into the
+    cache (or ``out``) unless they are cached already; one line saying what they hold."""
     from aitp_gym.agents.buffers import tactic_pairs
+    from aitp_gym.envs.holist.backend import HOListBackend
 
+    if benchmark is not None:
+        raise ValueError("--benchmark is for Lean-v0; HOList-v0's proof logs come from HOL Light's own sources")
+    path = Path(out) if out is not None else proof_logs_path()
+    if path.exists() and not rebuild:
+        records = list(iter_traces(path))
+        return (f"{len(human_steps(records))} human tactic steps, {len(tactic_pairs(records))} of them on goals the "
+                f"proofs close, from {len(records)} train theorems, already built: {path} (--rebuild builds them again)")
+    backend = HOListBackend()
+    try:
+        return build_proof_logs(backend, out=path, progress=progress, status=status).line()
+    finally:
+        backend.close()
+
+
+def human_steps(records: Iterable[TraceRecord]) -> list[tuple[str, str]]:
+    """Every atomic tactic application that succeeded in the human proofs, as (goal text, tactic), in proof order:
+    the steps of proofs that were replayed to the end, and those before the point where a replay stopped."""
+    out = []
+    for r in records:
+        texts = r.node_texts()
+        out.extend((texts[e["parent"]], e["tactic"]) for e in r.edges
+                   if e["outcome"] not in ("error", "timeout") and not e.get("cycle"))
+    return out
+
+
+def human_pairs(split: str = "train", limit: int | None = None) -> list[tuple[str, str]]:
+    """HOList-v0's ``EnvTraits.ground_truth_pairs``: every step of the human proofs (``human_steps``) from the cached
+    logs (built on first use). Only the train split has logs."""
     if split != "train":
         raise ValueError("HOList-v0's human proof logs hold train-split theorems only")
-    pairs = [(p.goal, p.tactic) for p in tactic_pairs(load_proof_logs())]
+    pairs = human_steps(load_proof_logs())
     return pairs[:limit] if limit is not None else pairs

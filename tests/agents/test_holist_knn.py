@@ -118,3 +118,25 @@ def test_the_knn_learner_remembers_the_proofs_found(backend):
     res = learner.train(policy, [TacticPair(goal.text, "ARITH_TAC")], learner.Settings(), None, 0, False)
     assert res.final_loss == 0.0 and len(policy) == 1
     assert policy.propose([goal])[0][0][0] == "ARITH_TAC"
+
+
+def test_a_neighbours_tactic_of_the_other_numeric_type_is_moved_to_this_goals(backend):
+    """INT_ENTIRE's statement prints exactly as REAL_ENTIRE's: its real-valued neighbours' tactics are retyped."""
+    from aitp_gym.agents.holist_knn import _numeric_type, _retype
+
+    db = backend.database
+    goal = _goal(backend, "INT_ENTIRE")
+    assert _numeric_type(goal.data.sexp) == "int" and _numeric_type(_goal(backend, "REAL_ENTIRE").data.sexp) == "real"
+    assert _numeric_type(_goal(backend, "ADD_SYM").data.sexp) is None
+
+    def allowed(n):  # the load order is the policy's business; here, only whether the theorem exists
+        return db.index_of(n) is not None
+
+    assert _retype("REAL_ARITH_TAC", "int", allowed) == "INT_ARITH_TAC"
+    assert _retype("ARITH_TAC", "int", allowed) == "ARITH_TAC"
+    assert _retype("REWRITE_TAC [REAL_NO_SUCH_THEOREM; REAL_LE_REFL]", "int", allowed) == "REWRITE_TAC [INT_LE_REFL]"
+    assert _retype("MATCH_MP_TAC REAL_NO_SUCH_THEOREM", "int", allowed) is None
+    policy = TacticKNNPolicy(backend=backend)
+    policy.remember([(_goal(backend, "REAL_ENTIRE").text, "REAL_ARITH_TAC")])
+    tactics = [t for t, _ in policy.propose([goal], k=8)[0]]
+    assert tactics[0] == "INT_ARITH_TAC" and "REAL_ARITH_TAC" not in tactics
