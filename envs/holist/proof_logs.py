@@ -357,7 +357,8 @@ class LogSummary:
 
     def line(self) -> str:
         return (f"{self.steps} human tactic steps, {self.pairs} of them on goals the proofs close, from "
-                f"{self.theorems} train theorems ({self.proved} replayed to the end) in {self.seconds:.0f} s: {self.path}")
+                f"{self.theorems} train theorems ({self.proved} replayed to the end) in {self.seconds:.0f} s: "
+                f"{self.path}")
 
 
 def build_proof_logs(backend: Any, out: str | Path | None = None, proofs: Iterable[SourceProof] | None = None,
@@ -427,7 +428,8 @@ def prepare_proof_logs(out: str | Path | None = None, rebuild: bool = False, pro
     if path.exists() and not rebuild:
         records = list(iter_traces(path))
         return (f"{len(human_steps(records))} human tactic steps, {len(tactic_pairs(records))} of them on goals the "
-                f"proofs close, from {len(records)} train theorems, already built: {path} (--rebuild builds them again)")
+                f"proofs close, from {len(records)} train theorems, already built: {path} "
+                "(--rebuild builds them again)")
     backend = HOListBackend()
     try:
         return build_proof_logs(backend, out=path, progress=progress, status=status).line()
