@@ -20,8 +20,12 @@ register_env("SR-v0", "aitp_gym.envs.sr.env:SymbolicRegressionEnv", EnvTraits(
     featurisers={"sr": "aitp_gym.envs.sr.features:SRFeaturiser"},
     trace_codec="aitp_gym.envs.sr.backend",
     ground_truth_pairs="aitp_gym.envs.sr.backend:ground_truth_pairs"), max_episode_steps=64)
-register_env("HOList-v0", "aitp_gym.envs.holist.env:HOListEnv", max_episode_steps=100, nondeterministic=True)
-register_env("Lean-v0", "aitp_gym.envs.lean.env:LeanEnv", max_episode_steps=100, nondeterministic=True)
+register_env("HOList-v0", "aitp_gym.envs.holist.env:HOListEnv", EnvTraits(
+    outcome_cache=True,
+    proof_logs="aitp_gym.envs.holist.proof_logs:prepare_proof_logs",
+    ground_truth_pairs="aitp_gym.envs.holist.proof_logs:human_pairs"), max_episode_steps=100, nondeterministic=True)
+register_env("Lean-v0", "aitp_gym.envs.lean.env:LeanEnv", EnvTraits(
+    proof_logs="aitp_gym.envs.lean.benchmark:prepare_proof_logs"), max_episode_steps=100, nondeterministic=True)
 
 __all__ = [
     "AitpError", "DependencyNotInstalled", "Edge", "EnvTraits", "Goal", "Outcome", "OutcomeKind", "ProofAttempt",

@@ -31,6 +31,14 @@ class EnvTraits:
     ground_truth_pairs: str | None = None
     """``"module:function"``: ``function(split, limit=None)`` → ``(goal text, tactic)`` pairs along generator
     proofs, for ``model.pretrain_steps``; None when the env has no generator."""
+    proof_logs: str | None = None
+    """``"module:function"``: ``function(out=None, rebuild=False, progress=True, status=None, benchmark=None)`` builds
+    the env's human proof logs of the train split as trace files and returns one line saying what they hold
+    (``aitp prepare --proof-logs``); None when the env has none."""
+    outcome_cache: bool = False
+    """Whether the env takes an ``outcome_cache`` argument (a path: an SQLite file of tactic outcomes shared by
+    processes, ``aitp_gym.outcome_cache``), which ``aitp loop``'s ``prove.outcome_cache`` and ``aitp prove
+    --outcome-cache`` pass to it."""
 
 
 _TRAITS: dict[str, EnvTraits] = {}

@@ -1,8 +1,8 @@
 """The ``aitp`` command line: run planners on an environment's theorems, list theorems, draw traces.
 
-One module per command (``prove``, ``theorems``, ``loop``, ``plot``, ``visualise``, ``hol_light``), each with
-``add_parser(subparsers)``, which registers the command, its options and ``set_defaults(func=cmd_...)``;
-``common`` holds what they share. ``main`` parses, runs the command and turns errors into exit codes.
+One module per command (``prove``, ``theorems``, ``loop``, ``compare``, ``plot``, ``visualise``, ``prepare``,
+``hol_light``), each with ``add_parser(subparsers)``, which registers the command, its options and
+``set_defaults(func=cmd_...)``; ``common`` holds what they share. ``main`` parses, runs the command and turns errors into exit codes.
 
 Exit codes: 0 success, 1 runtime failure, 2 usage error, 130 interrupted, 143 terminated (see ``EXIT_CODES``).
 """
@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from aitp_gym.cli import compare, hol_light, loop, plot, prove, theorems, visualise
+from aitp_gym.cli import compare, hol_light, loop, plot, prepare, prove, theorems, visualise
 from aitp_gym.cli.common import (
     EXIT_CODES,
     EXIT_FAILURE,
@@ -52,7 +52,7 @@ __all__ = [
 ]
 
 # The command modules, in the order ``aitp --help`` lists them.
-COMMANDS = (prove, theorems, loop, compare, plot, visualise, hol_light)
+COMMANDS = (prove, theorems, loop, compare, plot, visualise, prepare, hol_light)
 
 
 def build_parser() -> argparse.ArgumentParser:

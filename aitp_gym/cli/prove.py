@@ -70,6 +70,10 @@ def add_parser(subparsers: Any) -> None:
                             "a trained critic's checkpoint folder, e.g. runs/sr_seq2seq/rounds/001/critic")
     prove.add_argument("--set", action="append", metavar="KEY=VALUE",
                        help="a planner setting, repeatable: " + _planner_settings_help())
+    prove.add_argument("--outcome-cache", default=None, metavar="PATH",
+                       help="keep tactic outcomes in this SQLite file and answer a tactic tried again on the same "
+                            "goal from it (HOList-v0; the file may be shared with other runs and processes, e.g. "
+                            "an aitp loop run's outcomes.sqlite)")
     add_benchmark_option(prove)
     prove.add_argument("--seed", type=nonnegative_int, default=0,
                        help="seed passed to env.reset and recorded in traces")
@@ -102,6 +106,7 @@ def cmd_prove(args: argparse.Namespace) -> int:
     planner = build_planner(args)
     env_kwargs = {} if args.tactic_timeout is None else {"tactic_timeout": args.tactic_timeout}
     env_kwargs.update(_benchmark_kwargs(args))
+    env_kwargs.update(_outcome_cache_kwargs(args))
     try:
         env = _make_env(args.env, args.split, **env_kwargs)
     except ValueError as e:
@@ -115,6 +120,21 @@ def cmd_prove(args: argparse.Namespace) -> int:
             env.close()
         except Exception as e:  # noqa: BLE001  (a prover killed by the same Ctrl-C must not hide the result)
             status(f"closing the environment failed: {e}")
+
+
+def _outcome_cache_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """``--outcome-cache PATH`` as an env argument, for the envs that take one (``EnvTraits.outcome_cache``)."""
+    from aitp_gym.registration import env_ids, env_traits
+
+    if args.outcome_cache is None:
+        return {}
+    if args.env in env_ids() and not env_traits(args.env).outcome_cache:
+        able = [e for e in env_ids() if env_traits(e).outcome_cache]
+        raise UsageError(f"--outcome-cache is for {', '.join(able)}; {args.env} keeps no outcome cache")
+    if Path(args.outcome_cache).is_dir():
+        raise UsageError(f"--outcome-cache {args.outcome_cache}: a folder; give a file name, e.g. "
+                         f"{Path(args.outcome_cache) / 'outcomes.sqlite'}")
+    return {"outcome_cache": args.outcome_cache}
 
 
 def build_planner(args: argparse.Namespace) -> Any:
@@ -148,6 +168,12 @@ def _prove(args: argparse.Namespace, env: Any, planner: Any) -> int:
     except (ValueError, TypeError) as e:
         raise UsageError(f"--critic {args.critic}: {e}") from None
     policy = make_policy(args.policy)
+    cache = getattr(backend, "outcome_cache", None)
+    if cache is not None:
+        try:
+            len(cache)  # opens (or creates) the file now, not at the first tactic
+        except (OSError, ValueError) as e:
+            raise UsageError(f"--outcome-cache {args.outcome_cache}: {e}") from None
     out = Path(args.out) if args.out else None
     if out is not None:
         prepare_output(out, args.overwrite)
@@ -195,15 +221,26 @@ def _prove(args: argparse.Namespace, env: Any, planner: Any) -> int:
         "total_time": total, "prepare_time": prepare_time,
         "results": [r.summary() for r in results],
     }
+    if cache is not None:
+        summary["outcome_cache"] = {**cache.stats(), "entries": len(cache)}
     if out:
         atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
     prefix = f"interrupted after {n} of {len(theorems)} theorems: " if interrupted is not None else ""
     print(f"{prefix}{args.planner} on {args.env} ({args.split}): proved {summary['proved']}/{n} "
           f"({100 * summary['proof_rate']:.1f}%) | mean time {summary['mean_time']:.3f} s | "
-          f"mean expansions {summary['mean_expansions']:.1f} | total {total:.1f} s", flush=True)
+          f"mean expansions {summary['mean_expansions']:.1f} | total {total:.1f} s" + _cache_note(cache), flush=True)
     if out:
         print(f"traces: {out / 'traces'}  summary: {out / 'summary.json'}", flush=True)
     return interrupted_exit_code(interrupted) if interrupted is not None else EXIT_OK
+
+
+def _cache_note(cache: Any) -> str:
+    """`` | outcome cache: 40/52 hits (77%), 12.3 s saved`` for the result line, or nothing without a cache."""
+    if cache is None:
+        return ""
+    lookups = cache.hits + cache.misses
+    rate = f" ({cache.hits / lookups:.0%})" if lookups else ""
+    return f" | outcome cache: {cache.hits}/{lookups} hits{rate}, {cache.saved_seconds:.1f} s saved"
 
 
 def planner_overrides(planner: str, assignments: Sequence[str]) -> dict[str, Any]:

@@ -41,6 +41,10 @@ class ProveConfig:
     """Round 0 also evaluates brute force, the model-free policy trying every enumerated tactic per expanded goal,
     on the same theorems at the same budget (``rounds/000/brute-force``; ``eval/brute_force_proof_rate`` in
     TensorBoard and a dashed line in ``curve.png``): what a learned policy must beat to be worth its training."""
+    outcome_cache: bool = False
+    """Keep every tactic outcome in ``<run>/outcomes.sqlite``, shared by all rounds and workers: a tactic applied
+    again to the same goal (same prover version, same tactic timeout) is answered from the file instead of the
+    prover. For envs that can (EnvTraits.outcome_cache: HOList-v0); the file must be on a local disk."""
 
 
 @dataclass
@@ -180,6 +184,10 @@ def check_before_work(config: LoopConfig) -> None:
 
     resolve_device(config.model.device)  # refuses a GPU that is not there
     _check_learner_settings(config.learn)
+    if config.prove.outcome_cache and not env_traits(config.env).outcome_cache:
+        able = [e for e in env_ids() if env_traits(e).outcome_cache]
+        raise ValueError(f"prove.outcome_cache: {config.env} keeps no outcome cache (only {', '.join(able)} "
+                         "do: EnvTraits.outcome_cache); set it to false")
     if config.model.pretrain_steps and env_traits(config.env).ground_truth_pairs is None:
         raise ValueError(f"model.pretrain_steps: {config.env} has no generator proofs to pre-train on "
                          "(EnvTraits.ground_truth_pairs); set it to 0")
@@ -253,6 +261,10 @@ def config_warnings(config: LoopConfig) -> list[str]:
     from aitp_gym.agents.models import registry
 
     out = []
+    if config.prove.outcome_cache and config.ray_address not in (None, "", "local"):
+        out.append(f"prove.outcome_cache with ray_address {config.ray_address}: every Ray actor opens the run "
+                   "folder's outcomes.sqlite, which works only on one machine's local disk (SQLite's WAL journal); "
+                   "on a cluster, set it to false")
     trains_policy = [n for n in config.learn.learners if LEARNERS[n].trains == "policy"]
     fresh = config.model.policy in registry("policy") and not config.model.pretrain_steps
     imitation = [n for n in trains_policy if LEARNERS[n].buffer == "seq2seq"]

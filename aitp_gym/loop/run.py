@@ -26,6 +26,7 @@ from aitp_gym.loop.models import (
     torch_threads,
 )
 from aitp_gym.loop.workers import ProverActor, prove_in_pool, prove_on_ray, start_ray
+from aitp_gym.outcome_cache import OutcomeCache
 from aitp_gym.progress import progress
 from aitp_gym.search import summarise
 from aitp_gym.trace import atomic_write_text, iter_traces
@@ -56,6 +57,11 @@ class Loop:
     def round_dir(self, r: int) -> Path:
         return self.run_dir / "rounds" / f"{r:03d}"
 
+    @property
+    def outcome_cache_path(self) -> Path:
+        """``outcomes.sqlite``: with ``prove.outcome_cache``, the tactic outcomes every round and worker shares."""
+        return self.run_dir / "outcomes.sqlite"
+
     def _record(self, row: dict[str, Any]) -> None:
         rows = self.finished_rounds() + [row]
         atomic_write_text(self.rounds_file, "".join(json.dumps(x) + "\n" for x in rows))
@@ -75,6 +81,8 @@ class Loop:
                     critic=models["critic"].spec, prove=prove, num_candidates=c.model.num_candidates,
                     torch_threads=c.torch_threads, goal_view=resolve_goal_view(c),
                     device=resolve_device(c.model.device))
+        if c.prove.outcome_cache:  # absolute: Ray actors and worker processes may start elsewhere
+            base["env_kwargs"] = {"outcome_cache": str(self.outcome_cache_path.absolute())}
         bar = progress(total=len(theorem_ids), desc=label, unit="theorems", enabled=self.progress)
         results: list[dict[str, Any]] = []
 
@@ -100,6 +108,24 @@ class Loop:
         finally:
             bar.close()
         return results
+
+    def _summarise(self, results: list[dict[str, Any]]) -> dict[str, Any]:
+        """``search.summarise``, plus, with ``prove.outcome_cache``, the cache's figures for these searches (summed
+        over the workers' per-theorem counts): ``{hits, misses, hit_rate, saved_s, entries}``, where ``saved_s``
+        is the prover time the hits' entries first took and ``entries`` the file's size after them."""
+        summary = summarise(results)
+        counts = [r["outcome_cache"] for r in results if "outcome_cache" in r]
+        if counts:
+            hits, misses = sum(x["hits"] for x in counts), sum(x["misses"] for x in counts)
+            cache = OutcomeCache(self.outcome_cache_path)
+            try:
+                entries = len(cache)
+            finally:
+                cache.close()
+            summary["outcome_cache"] = {"hits": hits, "misses": misses,
+                                        "hit_rate": hits / (hits + misses) if hits + misses else 0.0,
+                                        "saved_s": round(sum(x["saved_s"] for x in counts), 3), "entries": entries}
+        return summary
 
     def _train(self, r: int, rdir: Path, models: Models) -> dict[str, Any]:
         """Every configured learner, in order, on buffers of this round's traces and the window before it."""
@@ -207,19 +233,20 @@ class Loop:
             ids = [t.id for t in rng.sample(pool, min(c.prove.train_theorems, len(pool)))]
             if c.workers > 1 or c.ray_address is not None:  # other processes load the models from disk
                 models.save(rdir / "start")
-            row["train"] = summarise(self._prove("train", ids, rdir / "train", models.in_use(),
-                                                 f"round {r}: proving"))
+            row["train"] = self._summarise(self._prove("train", ids, rdir / "train", models.in_use(),
+                                                       f"round {r}: proving"))
             row["losses"] = self._train(r, rdir, models)
             models.mark_trained(sorted({LEARNERS[n].trains for n in row["losses"]}))
         models.save(rdir)
         shutil.rmtree(rdir / "start", ignore_errors=True)
         in_use = models.in_use()
         row["models"] = {role: "model" if m.model is not None else "model-free" for role, m in in_use.items()}
-        row["eval"] = summarise(self._prove("valid", eval_ids, rdir / "eval", in_use, f"round {r}: evaluating"))
+        row["eval"] = self._summarise(self._prove("valid", eval_ids, rdir / "eval", in_use,
+                                                  f"round {r}: evaluating"))
         if r == 0 and c.prove.brute_force_reference:
             model_free = {role: Model(role, None, MODEL_FREE[role], False) for role in ROLES}
-            row["brute_force"] = summarise(self._prove("valid", eval_ids, rdir / "brute-force", model_free,
-                                                       "round 0: brute force", tactics_per_expansion=None))
+            row["brute_force"] = self._summarise(self._prove("valid", eval_ids, rdir / "brute-force", model_free,
+                                                             "round 0: brute force", tactics_per_expansion=None))
         row["trained"] = models.trained()
         row["seconds"] = round(time.perf_counter() - t0, 1)
         os.replace(rdir, self.round_dir(r))  # the round is complete on disk before it is recorded
@@ -292,6 +319,9 @@ class Loop:
             if split in row:
                 s = row[split]
                 tb.scalar(f"{split}/proof_rate", s["proof_rate"], r)
+                if "outcome_cache" in s:  # prove.outcome_cache: how much of the prover's work the file saved
+                    tb.scalar(f"{split}/cache_hit_rate", s["outcome_cache"]["hit_rate"], r)
+                    tb.scalar(f"{split}/cache_saved_s", s["outcome_cache"]["saved_s"], r)
         first = row if r == 0 else next(iter(self.finished_rounds()), {})
         reference = first.get("brute_force")
         if reference is not None:  # a flat line beside the curve, at every round
@@ -335,6 +365,12 @@ def _line(row: dict[str, Any]) -> str:
     if "brute_force" in row:
         bf = row["brute_force"]
         parts.append(f"brute force (every tactic) proved {bf['proved']}/{bf['attempted']} ({bf['proof_rate']:.0%})")
+    caches = {split: row[split]["outcome_cache"] for split in ("train", "eval")
+              if "outcome_cache" in row.get(split, {})}
+    if caches:
+        saved = sum(c["saved_s"] for c in caches.values())
+        parts.append("outcome cache hits " + " ".join(f"{split} {c['hit_rate']:.0%}" for split, c in caches.items())
+                     + f" ({saved:.0f} s of prover time saved)")
     if row.get("losses"):
         parts.append("losses " + " ".join(f"{k} {v:.3f}" for k, v in row["losses"].items()))
     parts.append(f"{row['seconds']:.0f} s")

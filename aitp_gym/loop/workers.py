@@ -24,8 +24,9 @@ class ProverActor:
 
     def __init__(self, base: dict[str, Any], policy: Any = None, critic: Any = None) -> None:
         """``base``: the round's job (env id, split, trace folder, planner settings, the models' specs and
-        options), plain data that pickles to a worker or an actor; ``policy`` and ``critic``: models already loaded
-        in this process (else they are loaded from the specs)."""
+        options, ``env_kwargs`` for ``gym.make``, e.g. the run's ``outcome_cache`` path), plain data that pickles to
+        a worker or an actor; ``policy`` and ``critic``: models already loaded in this process (else they are loaded
+        from the specs)."""
         import gymnasium as gym
 
         import aitp_gym  # noqa: F401  (registers the environments)
@@ -40,12 +41,14 @@ class ProverActor:
         if critic is None:
             critic = load_critic(base["critic"], view, base.get("device", "cpu"), featuriser)
         self.critic = critic
-        self.env = gym.make(base["env_id"], split=base["split"])
+        self.env = gym.make(base["env_id"], split=base["split"], **base.get("env_kwargs", {}))
         self.backend = self.env.unwrapped.backend
         self.theorems = {t.id: t for t in self.backend.theorems(base["split"])}
 
     def prove(self, theorem_id: str) -> dict[str, Any]:
-        """Attempt one theorem; write its trace into ``base["out_dir"]``; return the result's summary."""
+        """Attempt one theorem; write its trace into ``base["out_dir"]``; return the result's summary, with the
+        outcome cache's hits, misses and saved seconds during this theorem under ``outcome_cache`` when the env
+        keeps one."""
         from aitp_gym.attempt import ProofAttempt
         from aitp_gym.search import make_planner
 
@@ -53,9 +56,15 @@ class ProverActor:
         planner = make_planner(p["planner"], max_expansions=p["max_expansions"], time_limit=p["time_limit"],
                                tactics_per_expansion=p["tactics_per_expansion"], **p["planner_settings"])
         trace_path = Path(self.base["out_dir"]) / trace_file_name(theorem_id)
+        cache = getattr(self.backend, "outcome_cache", None)
+        if cache is not None:
+            cache.stats_delta()  # from here: this theorem's figures only
         result = planner.search(ProofAttempt(self.backend, self.theorems[theorem_id]), policy=self.policy,
                                 critic=self.critic, trace_path=trace_path)
-        return result.summary()
+        summary = result.summary()
+        if cache is not None:
+            summary["outcome_cache"] = cache.stats_delta()
+        return summary
 
     def close(self) -> None:
         self.env.close()

@@ -22,12 +22,14 @@ from aitp_gym.envs.holist.grammar import INT, TACTICS, TacticCall, TacticSyntaxE
 from aitp_gym.envs.holist.prover import Worker, WorkerLost
 from aitp_gym.envs.holist.server import ServerGone
 from aitp_gym.errors import ProverError, ProverTimeout
+from aitp_gym.outcome_cache import CachedOutcome, OutcomeCache
 from aitp_gym.proof import ProofStep
 from aitp_gym.tree import Goal, Outcome
 
 ENV_ID = "HOList-v0"
 DEFAULT_TACTIC_TIMEOUT = 2.0  # seconds, enforced inside HOL Light
 WATCHDOG_GRACE = 5.0  # extra seconds before the Python watchdog kills a silent worker
+CACHEABLE = frozenset({"ok", "proved", "error", "timeout"})  # statuses of HOL Light's own answers to a tactic
 
 
 @dataclass(frozen=True)
@@ -57,15 +59,25 @@ def proof_sexp(step: ProofStep, parse: Any) -> str:
 
 
 class HOListBackend:
-    """Stateless from the caller's side: every goal carries its exact s-expression."""
+    """Stateless from the caller's side: every goal carries its exact s-expression.
+
+    ``outcome_cache``: an SQLite file (``aitp_gym.outcome_cache``) of HOL Light's replies to tactics, shared by
+    every backend given the same path, in any process. ``apply`` answers a tactic from it when the same tactic was
+    applied to the same goal (hypotheses included) by the same server version (``server.version_tag()``: HOL
+    Light's version and the server's source) under the same timeout in ms; the outcome is the prover's, with the
+    lookup's time as its ``elapsed``. What the prover says about a tactic (ok, proved, error, its own timeout) is
+    stored; a worker that stopped answering or died, a gone server, or a reply interrupted while printing is not.
+    ``backend.outcome_cache`` is the ``OutcomeCache`` (its hit and miss counters are this process's), or None."""
 
     env_id = ENV_ID
 
     def __init__(self, tactic_timeout: float | None = DEFAULT_TACTIC_TIMEOUT, premises_per_tactic: int = 4,
-                 gsym_variants: bool = True) -> None:
+                 gsym_variants: bool = True, outcome_cache: str | os.PathLike[str] | None = None) -> None:
         self.tactic_timeout = validate_timeout(tactic_timeout)  # the effective default, in seconds
         self.premises_per_tactic = premises_per_tactic
         self.gsym_variants = gsym_variants  # the baseline also rewrites right to left with its top equation
+        # pickles as its path: a copy opens the file again on first use
+        self.outcome_cache = OutcomeCache(outcome_cache) if outcome_cache is not None else None
         self._db: TheoremDatabase | None = None
         self._worker: Worker | None = None
         self._lock = threading.Lock()
@@ -76,7 +88,7 @@ class HOListBackend:
     # ------------------------------------------------------------------ pickling
     def __getstate__(self) -> dict[str, Any]:
         """No worker, lock, socket or caches: a copy in another process re-attaches to the machine's
-        warm HOL Light on first use."""
+        warm HOL Light on first use (and to the outcome cache's file, which pickles as its path)."""
         state = self.__dict__.copy()
         for key in ("_worker", "_lock", "_db", "_premise_index", "_owner"):
             state.pop(key, None)
@@ -247,13 +259,23 @@ class HOListBackend:
             return Outcome.error(f"rejected before reaching HOL Light: {e}", time.perf_counter() - t0)
         limit = self.tactic_timeout if timeout is None else timeout
         ms = max(1, int(limit * 1000))
+        tactic_sexp = call.to_sexp()
+        cache = self.outcome_cache
+        if cache is not None:  # only whitelisted actions get here: a rejected one is never looked up nor stored
+            key = (server.version_tag(), ms, state.sexp, tactic_sexp)
+            hit = cache.get(*key)
+            if hit is not None:
+                return self._outcome(hit.reply, state.theorem_index, time.perf_counter() - t0, limit)
         try:  # only this tactic's own failures are outcomes; a server gone for good raises ServerGone
-            reply = self._request(f"APPLY\t{ms}\t{state.sexp}\t{call.to_sexp()}", limit + WATCHDOG_GRACE)
-        except ProverTimeout as e:
+            reply = self._request(f"APPLY\t{ms}\t{state.sexp}\t{tactic_sexp}", limit + WATCHDOG_GRACE)
+        except ProverTimeout as e:  # the watchdog, not HOL Light: says nothing about the tactic, never stored
             return Outcome.timeout(f"{e}; the next tactic runs in a fresh worker", time.perf_counter() - t0)
         except WorkerLost as e:
             return Outcome.error(f"{e}; the next tactic runs in a fresh worker", time.perf_counter() - t0)
-        return self._outcome(reply, state.theorem_index, time.perf_counter() - t0, limit)
+        elapsed = time.perf_counter() - t0
+        if cache is not None and _cacheable(reply):
+            cache.put(*key, reply, elapsed)
+        return self._outcome(reply, state.theorem_index, elapsed, limit)
 
     @staticmethod
     def _outcome(reply: Mapping[str, Any], theorem_index: int, elapsed: float, limit: float) -> Outcome:
@@ -289,6 +311,8 @@ class HOListBackend:
             if self._worker is not None:
                 self._worker.kill()
                 self._worker = None
+        if self.outcome_cache is not None:
+            self.outcome_cache.close()
 
     # ------------------------------------------------------------------ model-free baseline
     def candidate_tactics(self, goal: Goal) -> list[str]:
@@ -312,6 +336,54 @@ class HOListBackend:
         else:
             out.append("ASM_MESON_TAC []")
         return out
+
+
+def _cacheable(reply: Any) -> bool:
+    """HOL Light's own answer about the tactic: ok, proved, error, or its interval timer's timeout; not a reply
+    interrupted inside the printer (``restart``: the worker is discarded, and the same request may succeed)."""
+    return isinstance(reply, dict) and reply.get("status") in CACHEABLE and not reply.get("restart")
+
+
+@dataclass(frozen=True)
+class CacheMismatch:
+    """An outcome-cache entry that the live prover contradicts: ``entry`` as stored, ``live`` the prover's reply
+    now (or ``{"status": "lost", "message": ...}`` when its worker stopped answering or died)."""
+
+    entry: CachedOutcome
+    live: Mapping[str, Any]
+
+    def __str__(self) -> str:
+        stored = self.entry.reply.get("status") if isinstance(self.entry.reply, dict) else self.entry.reply
+        return (f"{self.entry.tactic} on {self.entry.goal[:80]}: stored {stored}, "
+                f"live {self.live.get('status')} {self.live.get('message', '')}".rstrip())
+
+
+def verify_cached(backend: HOListBackend, n: int, seed: int = 0) -> list[CacheMismatch]:
+    """Replay ``n`` entries sampled (seeded) from ``backend.outcome_cache`` on the live prover, bypassing the cache,
+    and return those whose status or resulting goals (their texts and s-expressions) differ. Error messages are not
+    compared, only that it is an error.
+
+    Skipped: entries stored as timeouts (whether HOL Light's timer fires depends on the machine's load, so a
+    different answer now proves nothing), and entries of another server version (``prover`` other than
+    ``server.version_tag()``: this prover is not the one that answered them). An entry stored as ok, proved or
+    error that now times out, or whose worker stops answering or dies, is reported: on a busy machine, check it
+    again before trusting the report."""
+    cache = backend.outcome_cache
+    if cache is None:
+        raise ValueError("this backend has no outcome cache (HOListBackend(outcome_cache=PATH))")
+    version = server.version_tag()
+    mismatches = []
+    for entry in cache.sample(n, seed):
+        if entry.prover != version or not isinstance(entry.reply, dict) or entry.reply.get("status") == "timeout":
+            continue
+        try:
+            live = backend._request(f"APPLY\t{entry.timeout_ms}\t{entry.goal}\t{entry.tactic}",
+                                    entry.timeout_ms / 1000 + WATCHDOG_GRACE)
+        except (ProverTimeout, WorkerLost) as e:
+            live = {"status": "lost", "message": str(e)}
+        if live.get("status") != entry.reply.get("status") or live.get("goals") != entry.reply.get("goals"):
+            mismatches.append(CacheMismatch(entry, live))
+    return mismatches
 
 
 def _is_equation(statement: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from aitp_gym.env import ProofEnv
@@ -83,6 +84,15 @@ class HOListEnv(ProofEnv):
     | ``split`` | ``"train"`` | theorem set that ``reset`` draws from (train, valid, test) |
     | ``tactic_timeout`` | ``2.0`` | seconds a tactic may run inside HOL Light (``None``: the default) |
     | ``step_penalty`` | ``0.0`` | subtracted from the reward at every step that does not prove |
+    | ``outcome_cache`` | ``None`` | an SQLite file of tactic outcomes, shared across processes (see below) |
+
+    ``outcome_cache`` (a path): HOL Light's replies are kept in that file (``aitp_gym.outcome_cache``) and a
+    tactic applied again to the same goal, hypotheses included, under the same HOL Light and server version and
+    the same timeout is answered from it in about a millisecond, with the outcome the prover gave (its ``elapsed``
+    is the lookup's). Rejected actions, watchdog timeouts and lost workers are never stored; HOL Light's own
+    timeouts are. Every env and process given the same path shares it (``aitp loop`` with
+    ``prove.outcome_cache: true`` uses ``<run>/outcomes.sqlite``); keep it on a local disk.
+    ``env.unwrapped.backend.outcome_cache`` counts this process's hits and misses.
 
     >>> import gymnasium as gym, aitp_gym
     >>> env = gym.make("HOList-v0")                                # doctest: +SKIP
@@ -93,14 +103,15 @@ class HOListEnv(ProofEnv):
     ## Version History
     * v0: initial release; since then: one prover server per machine, picklable envs, result goals
       bounded by the tactic timeout; the exact load order (premises allowed for a theorem changed),
-      theorem expressions and more atomic tactics in the grammar.
+      theorem expressions and more atomic tactics in the grammar; an optional outcome cache.
     """
 
     def __init__(self, split: str = "train", step_penalty: float = 0.0,
                  tactic_timeout: float | None = DEFAULT_TACTIC_TIMEOUT,
-                 render_mode: str | None = None, **kwargs: Any) -> None:
-        super().__init__(HOListBackend(tactic_timeout=tactic_timeout), split=split, step_penalty=step_penalty,
-                         render_mode=render_mode, **kwargs)
+                 render_mode: str | None = None, outcome_cache: str | os.PathLike[str] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(HOListBackend(tactic_timeout=tactic_timeout, outcome_cache=outcome_cache), split=split,
+                         step_penalty=step_penalty, render_mode=render_mode, **kwargs)
 
     def _goal_info(self, node: ProofNode) -> dict[str, Any]:
         state = node.goal.data

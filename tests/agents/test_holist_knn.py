@@ -118,6 +118,10 @@ def test_the_knn_learner_remembers_the_proofs_found(backend):
     res = learner.train(policy, [TacticPair(goal.text, "ARITH_TAC")], learner.Settings(), None, 0, False)
     assert res.final_loss == 0.0 and len(policy) == 1
     assert policy.propose([goal])[0][0][0] == "ARITH_TAC"
+    from aitp_gym.agents.learners.knn import train_knn
+
+    with pytest.raises(TypeError, match="memory"):
+        train_knn(object(), [TacticPair(goal.text, "ARITH_TAC")])
 
 
 def test_a_neighbours_tactic_of_the_other_numeric_type_is_moved_to_this_goals(backend):

@@ -28,7 +28,11 @@ def test_traits_of_the_shipped_envs_and_defaults_for_others():
     defaults = EnvTraits()
     assert (defaults.goal_view, defaults.featuriser, defaults.trace_codec, defaults.ground_truth_pairs) == \
         ("full", "text", None, None) and dict(defaults.goal_views) == {} == dict(defaults.featurisers)
-    assert env_traits("HOList-v0") == defaults  # no generator, no compact view
+    holist = env_traits("HOList-v0")  # no compact view; human proof logs instead of a generator; an outcome cache
+    assert (holist.goal_view, holist.featuriser, holist.trace_codec) == ("full", "text", None)
+    assert holist.ground_truth_pairs == "aitp_gym.envs.holist.proof_logs:human_pairs"
+    assert holist.proof_logs == "aitp_gym.envs.holist.proof_logs:prepare_proof_logs" and holist.outcome_cache
+    assert env_traits("Lean-v0").proof_logs == "aitp_gym.envs.lean.benchmark:prepare_proof_logs"
     assert env_traits("CartPole-v1") == defaults  # registered by someone else
 
 

@@ -142,7 +142,10 @@ def test_a_sample_of_the_logs_builds_as_ordinary_traces(backend, database, tmp_p
 
 
 def test_aitp_prepare_says_which_envs_have_proof_logs(capsys):
-    from aitp_gym.cli import main
+    from aitp_gym.cli import build_parser, main
+    from aitp_gym.cli.prepare import cmd_prepare
+
+    assert build_parser().parse_args(["prepare", "--proof-logs"]).func is cmd_prepare
 
     assert main(["prepare", "--env", "SR-v0", "--proof-logs"]) == 2
     assert "SR-v0 has no human proof logs; environments that have them: HOList-v0, Lean-v0" in capsys.readouterr().err
