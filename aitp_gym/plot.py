@@ -59,6 +59,10 @@ def plot_curve(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | No
     if brute_force:
         ax.axhline(100 * brute_force[0][1], color="black", linestyle="--", linewidth=1,
                    label=f"brute force (every tactic, same budget): {100 * brute_force[0][1]:.0f}%")
+    model_free = scalars.get("eval/model_free_proof_rate")
+    if model_free:
+        ax.axhline(100 * model_free[0][1], color="grey", linestyle="-.", linewidth=1,
+                   label=f"model-free (same tactics per expansion and budget): {100 * model_free[0][1]:.0f}%")
     ax.set_xlabel("round")
     ax.set_ylabel("theorems proved (%)")
     ax.set_xticks(sorted({s for tag, _ in CURVES for s, _ in scalars.get(tag, [])}))

@@ -2,7 +2,8 @@
 
 One module per command (``prove``, ``theorems``, ``loop``, ``compare``, ``plot``, ``visualise``, ``prepare``,
 ``hol_light``), each with ``add_parser(subparsers)``, which registers the command, its options and
-``set_defaults(func=cmd_...)``; ``common`` holds what they share. ``main`` parses, runs the command and turns errors into exit codes.
+``set_defaults(func=cmd_...)``; ``common`` holds what they share. ``main`` parses, runs the command and turns
+errors into exit codes.
 
 Exit codes: 0 success, 1 runtime failure, 2 usage error, 130 interrupted, 143 terminated (see ``EXIT_CODES``).
 """

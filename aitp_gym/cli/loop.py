@@ -80,6 +80,8 @@ def cmd_loop(args: argparse.Namespace) -> int:
                f"aitp loop --resume {run_dir}")
         return interrupted_exit_code(e)
     curve = " → ".join(f"{row['eval']['proof_rate']:.0%}" for row in rows)
+    if rows and "model_free" in rows[0]:
+        curve += f" (model-free at the same budget: {rows[0]['model_free']['proof_rate']:.0%})"
     if rows and "brute_force" in rows[0]:
         curve += f" (brute force, every tactic at the same budget: {rows[0]['brute_force']['proof_rate']:.0%})"
     print(f"held-out proof rate by round: {curve}   (run folder {run_dir}; curve {run_dir / 'curve.png'}; "

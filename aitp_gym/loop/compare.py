@@ -55,6 +55,8 @@ def _reference_key(config: LoopConfig) -> str:
     key["prove"].pop("train_theorems")
     key["prove"].pop("train_max_expansions")
     key["prove"].pop("brute_force_reference")
+    key["prove"].pop("model_free_reference")
+    key["prove"].pop("train_pool_size")
     return json.dumps(key, sort_keys=True)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,10 @@ class ProveConfig:
     """Candidates the policy proposes per expanded goal."""
     train_theorems: int = 40
     """Train-split theorems attempted per round (a fresh seeded sample each round)."""
+    train_pool_size: int | None = None
+    """Draw each round's train theorems from a fixed seeded sample of this many train theorems (None: the whole train
+    split). Equal to train_theorems, every round attempts the same theorems again, as DeepHOL-Zero's rounds do: what
+    was not proved is tried again with the improved model, and repeated tactics come from the outcome cache."""
     eval_theorems: int = 40
     """Valid-split theorems evaluated per round (the same ones every round)."""
     train_difficulty_max: int | None = None
@@ -41,6 +46,10 @@ class ProveConfig:
     """Round 0 also evaluates brute force, the model-free policy trying every enumerated tactic per expanded goal,
     on the same theorems at the same budget (``rounds/000/brute-force``; ``eval/brute_force_proof_rate`` in
     TensorBoard and a dashed line in ``curve.png``): what a learned policy must beat to be worth its training."""
+    model_free_reference: bool = False
+    """Round 0 also evaluates the env's model-free policy at the same tactics_per_expansion and budget
+    (``rounds/000/model-free``; ``eval/model_free_proof_rate`` and a dash-dotted line in ``curve.png``): the
+    baseline a pre-trained round 0 is measured against."""
     outcome_cache: bool = False
     """Keep every tactic outcome in ``<run>/outcomes.sqlite``, shared by all rounds and workers: a tactic applied
     again to the same goal (same prover version, same tactic timeout) is answered from the file instead of the
@@ -123,6 +132,11 @@ class LoopConfig:
     def __post_init__(self) -> None:
         _at_least(self, "", rounds=0, workers=1, torch_threads=0)
         _at_least(self.prove, "prove.", train_theorems=1, eval_theorems=1)
+        size = self.prove.train_pool_size
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int)
+                                 or size < self.prove.train_theorems):
+            raise ValueError(f"prove.train_pool_size must be null or a whole number at least prove.train_theorems "
+                             f"({self.prove.train_theorems}), not {size!r}")
         _at_least(self.model, "model.", pretrain_steps=0, num_candidates=1)
         _at_least(self.learn, "learn.", steps=0, batch_size=1, window=1)
         if self.learn.lr is not None and not self.learn.lr > 0:
@@ -230,6 +244,9 @@ def check_before_work(config: LoopConfig) -> None:
             raise ValueError(f"prove.eval_theorems: {p.eval_theorems} is more than the {valid} theorems of "
                              f"{config.env}'s valid split")
         train = len(train_pool(backend, p.train_difficulty_max))
+        if p.train_pool_size is not None and p.train_pool_size > train:
+            raise ValueError(f"prove.train_pool_size: {p.train_pool_size} is more than the {train} theorems of "
+                             f"{config.env}'s train split")
         if config.rounds and p.train_theorems > train:
             raise ValueError(f"prove.train_theorems: {p.train_theorems} is more than the {train} theorems of "
                              f"{config.env}'s train split" + (f" of difficulty at most {p.train_difficulty_max}"
@@ -276,10 +293,15 @@ def config_warnings(config: LoopConfig) -> list[str]:
     return out
 
 
-def train_pool(backend: Any, difficulty_max: int | None) -> list[Any]:
+def train_pool(backend: Any, difficulty_max: int | None, size: int | None = None, seed: int = 0) -> list[Any]:
+    """The train theorems rounds draw from: those of at most ``difficulty_max`` and, with ``size``, a fixed seeded
+    sample of that many (in the split's order)."""
     train = list(backend.theorems("train"))
     if difficulty_max is not None:
         train = [t for t in train if t.data.get("difficulty", 0) <= difficulty_max]
+    if size is not None and size < len(train):
+        keep = set(random.Random(seed).sample(range(len(train)), size))
+        train = [t for i, t in enumerate(train) if i in keep]
     return train
 
 

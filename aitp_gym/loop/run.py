@@ -243,8 +243,11 @@ class Loop:
         row["models"] = {role: "model" if m.model is not None else "model-free" for role, m in in_use.items()}
         row["eval"] = self._summarise(self._prove("valid", eval_ids, rdir / "eval", in_use,
                                                   f"round {r}: evaluating"))
+        model_free = {role: Model(role, None, MODEL_FREE[role], False) for role in ROLES}
+        if r == 0 and c.prove.model_free_reference:
+            row["model_free"] = self._summarise(self._prove("valid", eval_ids, rdir / "model-free", model_free,
+                                                            "round 0: model-free"))
         if r == 0 and c.prove.brute_force_reference:
-            model_free = {role: Model(role, None, MODEL_FREE[role], False) for role in ROLES}
             row["brute_force"] = self._summarise(self._prove("valid", eval_ids, rdir / "brute-force", model_free,
                                                              "round 0: brute force", tactics_per_expansion=None))
         row["trained"] = models.trained()
@@ -279,7 +282,7 @@ class Loop:
             backend = env.unwrapped.backend
             if isinstance(backend, SupportsPrepare):
                 backend.prepare(self.log)
-            train = train_pool(backend, c.prove.train_difficulty_max)
+            train = train_pool(backend, c.prove.train_difficulty_max, c.prove.train_pool_size, c.seed)
             valid = list(backend.theorems("valid"))
         finally:
             env.close()
@@ -323,9 +326,10 @@ class Loop:
                     tb.scalar(f"{split}/cache_hit_rate", s["outcome_cache"]["hit_rate"], r)
                     tb.scalar(f"{split}/cache_saved_s", s["outcome_cache"]["saved_s"], r)
         first = row if r == 0 else next(iter(self.finished_rounds()), {})
-        reference = first.get("brute_force")
-        if reference is not None:  # a flat line beside the curve, at every round
-            tb.scalar("eval/brute_force_proof_rate", reference["proof_rate"], r)
+        for key in ("brute_force", "model_free"):
+            reference = first.get(key)
+            if reference is not None:  # a flat line beside the curve, at every round
+                tb.scalar(f"eval/{key}_proof_rate", reference["proof_rate"], r)
         s = row["eval"]
         if s["mean_expansions_to_proof"] is not None:
             tb.scalar("search/expansions_per_proof", s["mean_expansions_to_proof"], r)
@@ -362,6 +366,9 @@ def _line(row: dict[str, Any]) -> str:
     if "train" in row:
         parts.append(f"train proved {row['train']['proved']}/{row['train']['attempted']}")
     parts.append(f"eval proved {row['eval']['proved']}/{row['eval']['attempted']} ({row['eval']['proof_rate']:.0%})")
+    if "model_free" in row:
+        mf = row["model_free"]
+        parts.append(f"model-free proved {mf['proved']}/{mf['attempted']} ({mf['proof_rate']:.0%})")
     if "brute_force" in row:
         bf = row["brute_force"]
         parts.append(f"brute force (every tactic) proved {bf['proved']}/{bf['attempted']} ({bf['proof_rate']:.0%})")

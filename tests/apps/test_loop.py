@@ -513,3 +513,31 @@ def test_brute_force_reference_and_each_learners_rate_per_policy_kind(tmp_path, 
     assert learn.settings_for("ilql", 0, ranker) == {**learn.settings_for("ilql", 0), "lr": 0.05, "bc_weight": 0.0}
     learn = load_config(ROOT / "configs/matrix/sr_bestfs_ilql.yaml", ["learn.settings.ilql.bc_weight=1.0"]).learn
     assert learn.settings_for("ilql", 0, ranker)["bc_weight"] == 1.0
+
+
+def test_model_free_reference_and_a_fixed_train_pool(tmp_path):
+    """prove.model_free_reference: round 0 also proves the held-out theorems with the model-free policy at the same
+    tactics per expansion. prove.train_pool_size equal to train_theorems: every round attempts the same theorems."""
+    from aitp_gym.trace import iter_traces
+
+    overrides = [*TINY, "rounds=2", "workers=1", "prove.train_difficulty_max=1", "learn.learners=[seq2seq]",
+                 "prove.model_free_reference=true", "prove.train_pool_size=3", "prove.train_theorems=3",
+                 "model.pretrain_steps=20"]
+    config = load_config(ROOT / "configs/sr_demo.yaml", overrides)
+    rows = Loop(config, tmp_path / "run", progress=False, log=lambda m: None).run()
+    mf = rows[0]["model_free"]
+    assert mf["attempted"] == 3 and "model_free" not in rows[1]
+    traces = list(iter_traces(tmp_path / "run/rounds/000/model-free"))
+    assert {t.header["policy"] for t in traces} == {"uniform"}
+    assert {t.header["policy"] for t in iter_traces(tmp_path / "run/rounds/000/eval")} != {"uniform"}
+    from collections import Counter
+
+    assert max(n for t in traces for n in Counter(e["parent"] for e in t.edges).values()) <= 4  # 4 per expansion
+    assert _scalars(tmp_path / "run")["eval/model_free_proof_rate"][0] == (0, pytest.approx(mf["proof_rate"]))
+
+    def ids(r):
+        return sorted(t.header["theorem_id"] for t in iter_traces(tmp_path / f"run/rounds/{r:03d}/train"))
+
+    assert ids(1) == ids(2) and len(ids(1)) == 3
+    with pytest.raises(ValueError, match="train_pool_size"):
+        load_config(ROOT / "configs/sr_demo.yaml", [*overrides, "prove.train_pool_size=2"])
