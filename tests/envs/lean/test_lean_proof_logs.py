@@ -249,3 +249,19 @@ def test_the_nodes_are_the_goals_lean_v0_shows(bench, monkeypatch):
             stack += zip(outcome.subgoals, proof.children, strict=True)
         assert all("\n\n" not in text for text in record.node_texts().values())
     backend.close()
+
+
+def test_aitp_prepare_writes_the_logs_of_a_benchmark(bench, tmp_path, capsys):
+    from aitp_gym.cli import main
+    from aitp_gym.envs.lean.benchmark import write_proof_logs
+
+    out = tmp_path / "logs"
+    assert main(["prepare", "--env", "Lean-v0", "--proof-logs", "--benchmark", str(bench), "--out", str(out)]) == 0
+    line = capsys.readouterr().out
+    expected = write_proof_logs(bench, tmp_path / "again")
+    assert f"{expected['pairs']} (goal, tactic) pairs from {expected['theorems']} train theorems" in line
+    assert pairs_of(iter_traces(out)) == pairs_of(iter_traces(tmp_path / "again"))
+    # a second run refuses to write over them unless --rebuild
+    assert main(["prepare", "--env", "Lean-v0", "--proof-logs", "--benchmark", str(bench), "--out", str(out)]) == 2
+    assert main(["prepare", "--env", "Lean-v0", "--proof-logs", "--benchmark", str(bench), "--out", str(out),
+                 "--rebuild"]) == 0
