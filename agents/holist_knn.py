@@ -58,10 +58,17 @@ class KNNSettings:
     """Remembered goals that vote."""
     premises: int = 4
     """Theorems in an adapted theorem list."""
+    premise_lists: int = 1
+    """Adapted theorem lists per tactic name: the best ``premises`` theorems, then (at half the score each time) the
+    next ``premises``, and so on."""
     premise_blend: float = 0.5
     """Weight of the neighbours' premises against the TF-IDF premise similarity (0: TF-IDF only, 1: k-NN only)."""
     adapted_weight: float = 0.6
     """An adapted candidate's score, as a fraction of its tactic name's votes."""
+    drop_equivalent: bool = True
+    """Leave out a structural tactic that does exactly what another proposed one does on this goal's conclusion
+    (``GEN_TAC`` beside ``STRIP_TAC`` on a universal, ``CONJ_TAC`` beside it on a conjunction): the slot goes to the
+    next candidate."""
     baseline_weight: float = 0.25
     """The score of each of the baseline's candidates (added to any votes for the same string), on the scale where
     the best-voted neighbour tactic scores 1."""
@@ -192,6 +199,45 @@ def _names(arg: Any) -> list[str]:
     return arg.theorem_names() if hasattr(arg, "theorem_names") else [arg]
 
 
+# On a conclusion with this head, the tactic does exactly what STRIP_TAC does.
+_SAME_AS_STRIP = {"!": "GEN_TAC", "/\\": "CONJ_TAC"}
+
+
+def _head(sexp: str) -> str | None:
+    """The name of the constant at the head of a goal's conclusion (``!``, ``/\\``, ``==>``, ``=`` ...), read from
+    its s-expression ``(g HYPS CONCL)``; None for a variable or an abstraction."""
+    if not sexp.startswith("(g "):
+        return None
+    i = _skip(sexp, 3) + 1  # past the hypotheses' list
+    while sexp.startswith("(a ", i):
+        i += 3
+    if not sexp.startswith("(c ", i):
+        return None
+    end = _skip(sexp, i)
+    q = sexp.rfind('"', i, end - 1)
+    p = sexp.rfind('"', i, q)
+    return sexp[p + 1:q].replace("\\\\", "\\") if p >= i else None  # the s-expression escapes backslashes
+
+
+def _skip(text: str, i: int) -> int:
+    """The index just past the balanced s-expression that starts at ``i`` (strings may hold brackets)."""
+    depth, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == '"':
+            i += 1
+            while i < n and text[i] != '"':
+                i += 2 if text[i] == "\\" else 1
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return n
+
+
 def _may_apply(name: str, concl: str) -> bool:
     """False only when ``name`` surely fails on a goal with conclusion ``concl`` (a cheap syntactic test)."""
     needs = _NEEDS.get(name)
@@ -301,10 +347,14 @@ class TacticKNNPolicy:
                 if ok and entry.max_assumption < n_hyps and (not entry.hypothesis or entry.hypothesis in hyps):
                     scores[entry.tactic] += sim
         if name_votes:
-            premises = self._premises(goal.text, before, premise_votes)
-            for name, votes in name_votes.items():
-                for cand in _adapted(name, TACTICS[name][0], premises):
-                    scores[cand] += s.adapted_weight * votes
+            ranked = self._premises(goal.text, before, premise_votes, s.premises * s.premise_lists)
+            for i in range(s.premise_lists):
+                premises = ranked[i * s.premises:(i + 1) * s.premises]
+                if i and not premises:
+                    break
+                for name, votes in name_votes.items():
+                    for cand in _adapted(name, TACTICS[name][0], premises):
+                        scores[cand] += s.adapted_weight * votes / 2 ** i
         if scores:  # the best-voted tactic scores 1, so that the baseline's weight means the same on every goal
             top_score = max(scores.values())
             scores = defaultdict(float, {t: v / top_score for t, v in scores.items()})
@@ -320,14 +370,18 @@ class TacticKNNPolicy:
                     retyped[t2] = max(retyped[t2], v) if t2 in scores and t2 != t else retyped[t2] + v
             scores = retyped
         scores = {t: v for t, v in scores.items() if _may_apply(t.split(" ", 1)[0], concl)}
+        if s.drop_equivalent and state is not None and "STRIP_TAC" in scores:
+            same = _SAME_AS_STRIP.get(_head(state.sexp))
+            if same in scores:
+                scores["STRIP_TAC"] = max(scores["STRIP_TAC"], scores.pop(same))
         total = sum(scores.values()) or 1.0
         ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
         return [(t, math.log(v / total)) for t, v in ranked if v > 0]
 
-    def _premises(self, text: str, before: int, votes: dict[str, float]) -> list[str]:
+    def _premises(self, text: str, before: int, votes: dict[str, float], count: int) -> list[str]:
         """This goal's premises: the neighbours' premises (normalised votes) blended with TF-IDF similarity."""
         s = self.settings
-        tfidf = self._premise_scores(text, before, 4 * s.premises)
+        tfidf = self._premise_scores(text, before, 4 * count)
         blended: dict[str, float] = defaultdict(float)
         if votes:
             top_vote = max(votes.values())
@@ -337,7 +391,7 @@ class TacticKNNPolicy:
             top_score = max(v for _, v in tfidf) or 1.0
             for n, v in tfidf:
                 blended[n] += (1 - s.premise_blend) * v / top_score
-        return [n for n, _ in sorted(blended.items(), key=lambda kv: (-kv[1], kv[0]))[:s.premises]]
+        return [name for name, _ in sorted(blended.items(), key=lambda kv: (-kv[1], kv[0]))[:count]]
 
     def _premise_scores(self, text: str, before: int, k: int) -> list[tuple[str, float]]:
         """The ``k`` theorems before ``before`` most similar to ``text`` (TF-IDF, as the baseline ranks them)."""

@@ -51,9 +51,10 @@ def test_an_empty_memory_proposes_the_baselines_candidates(backend):
     goal = _goal(backend, "ADD_SYM")
     (props,) = TacticKNNPolicy(backend=backend).propose([goal], k=50)
     proposed = {t for t, _ in props}
-    # all of them but those that surely fail on this shape of goal (no conjunction, no implication here)
-    assert proposed == set(backend.candidate_tactics(goal)) - {"CONJ_TAC", "DISCH_TAC"}
-    assert "GEN_TAC" in proposed and "STRIP_TAC" in proposed
+    # all of them but those that surely fail on this shape of goal (no conjunction, no implication here), and
+    # GEN_TAC, which does what STRIP_TAC does on a universal
+    assert proposed == set(backend.candidate_tactics(goal)) - {"CONJ_TAC", "DISCH_TAC", "GEN_TAC"}
+    assert "STRIP_TAC" in proposed
 
 
 def test_premises_after_the_theorem_are_never_proposed(backend):
@@ -144,3 +145,17 @@ def test_a_neighbours_tactic_of_the_other_numeric_type_is_moved_to_this_goals(ba
     policy.remember([(_goal(backend, "REAL_ENTIRE").text, "REAL_ARITH_TAC")])
     tactics = [t for t, _ in policy.propose([goal], k=8)[0]]
     assert tactics[0] == "INT_ARITH_TAC" and "REAL_ARITH_TAC" not in tactics
+
+
+def test_a_structural_tactic_that_does_what_strip_tac_does_gives_up_its_slot(backend):
+    from aitp_gym.agents.holist_knn import _head
+
+    goal = _goal(backend, "ADD_SYM")  # !m n. m + n = n + m: GEN_TAC is STRIP_TAC here
+    assert _head(goal.data.sexp) == "!"
+    conj = ('(g ((h "a" (v ("bool") "p"))) (a (a (c ("fun" ("bool") ("fun" ("bool") ("bool"))) "/\\\\") '
+            '(v ("bool") "p")) (v ("bool") "q")))')
+    assert _head(conj) == "/\\" and _head('(g () (v ("bool") "p"))') is None
+    tactics = [t for t, _ in TacticKNNPolicy(backend=backend).propose([goal], k=50)[0]]
+    assert "STRIP_TAC" in tactics and "GEN_TAC" not in tactics
+    kept = [t for t, _ in TacticKNNPolicy(KNNSettings(drop_equivalent=False), backend=backend).propose([goal], k=50)[0]]
+    assert "GEN_TAC" in kept
