@@ -40,6 +40,9 @@ class ProveConfig:
     was not proved is tried again with the improved model, and repeated tactics come from the outcome cache."""
     eval_theorems: int = 40
     """Valid-split theorems evaluated per round (the same ones every round)."""
+    eval_selection: str = "sample"
+    """Which valid theorems: sample (a seeded sample of the split) | first (the first eval_theorems in the split's
+    order; HOList-v0's is HOL Light's load order, as in its fixed evaluation)."""
     train_difficulty_max: int | None = None
     """SR-v0 only: attempt train theorems of at most this difficulty (None: all)."""
     brute_force_reference: bool = False
@@ -132,6 +135,8 @@ class LoopConfig:
     def __post_init__(self) -> None:
         _at_least(self, "", rounds=0, workers=1, torch_threads=0)
         _at_least(self.prove, "prove.", train_theorems=1, eval_theorems=1)
+        if self.prove.eval_selection not in ("sample", "first"):
+            raise ValueError(f"prove.eval_selection must be sample or first, not {self.prove.eval_selection!r}")
         size = self.prove.train_pool_size
         if size is not None and (isinstance(size, bool) or not isinstance(size, int)
                                  or size < self.prove.train_theorems):

@@ -270,8 +270,9 @@ class Loop:
         atomic_write_text(saved, resolved)
 
     def _theorems(self) -> tuple[list[Any], list[str]]:
-        """The train pool (sampled each round) and the fixed held-out ids (a seeded sample of the valid split,
-        written to ``eval_theorems.txt`` for ``aitp prove --theorems``). Starts the prover (``prepare``) once."""
+        """The train pool (sampled each round) and the fixed held-out ids (a seeded sample of the valid split, or
+        its first ones with ``prove.eval_selection: first``), written to ``eval_theorems.txt`` for ``aitp prove
+        --theorems``. Starts the prover (``prepare``) once."""
         import gymnasium as gym
 
         import aitp_gym  # noqa: F401  (registers the environments)
@@ -286,7 +287,8 @@ class Loop:
             valid = list(backend.theorems("valid"))
         finally:
             env.close()
-        random.Random(c.seed).shuffle(valid)
+        if c.prove.eval_selection == "sample":
+            random.Random(c.seed).shuffle(valid)
         eval_ids = sorted(t.id for t in valid[: c.prove.eval_theorems])
         atomic_write_text(self.run_dir / "eval_theorems.txt", "".join(
             [f"# the {c.env} valid theorems every round evaluates; aitp prove --theorems FILE proves them again\n",

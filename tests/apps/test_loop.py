@@ -522,9 +522,13 @@ def test_model_free_reference_and_a_fixed_train_pool(tmp_path):
 
     overrides = [*TINY, "rounds=2", "workers=1", "prove.train_difficulty_max=1", "learn.learners=[seq2seq]",
                  "prove.model_free_reference=true", "prove.train_pool_size=3", "prove.train_theorems=3",
-                 "model.pretrain_steps=20"]
+                 "model.pretrain_steps=20", "prove.eval_selection=first"]
     config = load_config(ROOT / "configs/sr_demo.yaml", overrides)
     rows = Loop(config, tmp_path / "run", progress=False, log=lambda m: None).run()
+    from aitp_gym.envs.sr.backend import SRBackend
+
+    first = sorted(t.id for t in SRBackend().theorems("valid")[:3])  # eval_selection: the split's first ones
+    assert [x for x in (tmp_path / "run/eval_theorems.txt").read_text().split() if not x.startswith("#")][-3:] == first
     mf = rows[0]["model_free"]
     assert mf["attempted"] == 3 and "model_free" not in rows[1]
     traces = list(iter_traces(tmp_path / "run/rounds/000/model-free"))
@@ -539,5 +543,7 @@ def test_model_free_reference_and_a_fixed_train_pool(tmp_path):
         return sorted(t.header["theorem_id"] for t in iter_traces(tmp_path / f"run/rounds/{r:03d}/train"))
 
     assert ids(1) == ids(2) and len(ids(1)) == 3
+    with pytest.raises(ValueError, match="eval_selection"):
+        load_config(ROOT / "configs/sr_demo.yaml", [*overrides, "prove.eval_selection=best"])
     with pytest.raises(ValueError, match="train_pool_size"):
         load_config(ROOT / "configs/sr_demo.yaml", [*overrides, "prove.train_pool_size=2"])
