@@ -30,6 +30,6 @@ def train_knn(policy: Any, pairs: Sequence[TacticPair], settings: KNNLearnSettin
     added = policy.remember(pairs)
     share_new = added / max(1, len(pairs))
     if logger is not None:
-        logger.add_scalar("losses/knn_new_share", share_new, step_offset)
-        logger.add_scalar("knn/memory", len(policy), step_offset)
+        logger.scalar("losses/knn/new_share", share_new, step_offset)
+        logger.scalar("losses/knn/memory", len(policy), step_offset)
     return TrainResult(steps=1, losses=[share_new], seconds=time.perf_counter() - t0)

@@ -114,8 +114,12 @@ def test_the_knn_learner_remembers_the_proofs_found(backend):
     assert isinstance(policy, TacticKNNPolicy) and policy.settings.num_candidates == 4 and len(policy) == 0
     goal = _goal(backend, "ADD_SYM")
     learner = LEARNERS["knn"]
-    res = learner.train(policy, [TacticPair(goal.text, "ARITH_TAC")], learner.Settings(), None, 0, False)
+    from aitp_gym.agents.training import MemoryLogger
+
+    logger = MemoryLogger()
+    res = learner.train(policy, [TacticPair(goal.text, "ARITH_TAC")], learner.Settings(), logger, 7, False)
     assert res.final_loss == 1.0 and len(policy) == 1
+    assert logger.values["losses/knn/new_share"] == [(7, 1.0)] and logger.values["losses/knn/memory"] == [(7, 1)]
     res = learner.train(policy, [TacticPair(goal.text, "ARITH_TAC")], learner.Settings(), None, 0, False)
     assert res.final_loss == 0.0 and len(policy) == 1
     assert policy.propose([goal])[0][0][0] == "ARITH_TAC"
