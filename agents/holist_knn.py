@@ -146,11 +146,12 @@ def _entry(tactic: str) -> _Entry | None:
     return _Entry(str(call), call.name, tuple(call.theorem_names()), max(ints, default=-1), adaptable, hypothesis)
 
 
-# Tactics that fail at once unless the conclusion has a certain shape: not worth one of the k slots elsewhere.
+# Tactics that fail unless the conclusion's head is one of these (HOL Light's definitions: STRIP_TAC is GEN_TAC,
+# CONJ_TAC or DISCH_THEN, and DISCH_TAC takes ~p as p ==> F): not worth one of the k slots elsewhere.
 _NEEDS = {
     "GEN_TAC": ("!",), "X_GEN_TAC": ("!",), "INDUCT_TAC": ("!",), "LIST_INDUCT_TAC": ("!",),
     "CONJ_TAC": ("/\\",), "DISJ1_TAC": ("\\/",), "DISJ2_TAC": ("\\/",), "EXISTS_TAC": ("?",), "EQ_TAC": ("=",),
-    "DISCH_TAC": ("==>", "~"), "STRIP_TAC": ("!", "==>", "/\\", "~", "?"),
+    "DISCH_TAC": ("==>", "~"), "STRIP_TAC": ("!", "==>", "/\\", "~"),
 }
 
 
@@ -238,10 +239,13 @@ def _skip(text: str, i: int) -> int:
     return n
 
 
-def _may_apply(name: str, concl: str) -> bool:
-    """False only when ``name`` surely fails on a goal with conclusion ``concl`` (a cheap syntactic test)."""
+def _may_apply(name: str, head: str | None, concl: str) -> bool:
+    """False only when ``name`` surely fails on a goal whose conclusion has this head constant (``_head``); without
+    a head (a goal that is not HOList-v0's), when the conclusion does not even contain one of the needed symbols."""
     needs = _NEEDS.get(name)
-    return needs is None or any(n in concl for n in needs)
+    if needs is None:
+        return True
+    return head in needs if head is not None else any(n in concl for n in needs)
 
 
 class TacticKNNPolicy:
@@ -369,9 +373,10 @@ class TacticKNNPolicy:
                 if t2 is not None:
                     retyped[t2] = max(retyped[t2], v) if t2 in scores and t2 != t else retyped[t2] + v
             scores = retyped
-        scores = {t: v for t, v in scores.items() if _may_apply(t.split(" ", 1)[0], concl)}
+        head = _head(state.sexp) if state is not None else None
+        scores = {t: v for t, v in scores.items() if _may_apply(t.split(" ", 1)[0], head, concl)}
         if s.drop_equivalent and state is not None and "STRIP_TAC" in scores:
-            same = _SAME_AS_STRIP.get(_head(state.sexp))
+            same = _SAME_AS_STRIP.get(head)
             if same in scores:
                 scores["STRIP_TAC"] = max(scores["STRIP_TAC"], scores.pop(same))
         total = sum(scores.values()) or 1.0

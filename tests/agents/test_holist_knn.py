@@ -51,9 +51,9 @@ def test_an_empty_memory_proposes_the_baselines_candidates(backend):
     goal = _goal(backend, "ADD_SYM")
     (props,) = TacticKNNPolicy(backend=backend).propose([goal], k=50)
     proposed = {t for t, _ in props}
-    # all of them but those that surely fail on this shape of goal (no conjunction, no implication here), and
-    # GEN_TAC, which does what STRIP_TAC does on a universal
-    assert proposed == set(backend.candidate_tactics(goal)) - {"CONJ_TAC", "DISCH_TAC", "GEN_TAC"}
+    # all of them but those that fail on a universal (CONJ_TAC, DISCH_TAC, EQ_TAC), and GEN_TAC, which does what
+    # STRIP_TAC does there
+    assert proposed == set(backend.candidate_tactics(goal)) - {"CONJ_TAC", "DISCH_TAC", "EQ_TAC", "GEN_TAC"}
     assert "STRIP_TAC" in proposed
 
 
@@ -163,3 +163,42 @@ def test_a_structural_tactic_that_does_what_strip_tac_does_gives_up_its_slot(bac
     assert "STRIP_TAC" in tactics and "GEN_TAC" not in tactics
     kept = [t for t, _ in TacticKNNPolicy(KNNSettings(drop_equivalent=False), backend=backend).propose([goal], k=50)[0]]
     assert "GEN_TAC" in kept
+
+
+@pytest.mark.parametrize(("statement", "fails", "may_work"), [
+    ("!m n. m + n = n + m", {"EQ_TAC", "CONJ_TAC", "DISCH_TAC", "DISJ1_TAC", "EXISTS_TAC `1`"},
+     {"STRIP_TAC", "GEN_TAC"}),
+    ("(p ==> q) <=> (~q ==> ~p)", {"STRIP_TAC", "GEN_TAC", "DISCH_TAC", "CONJ_TAC"}, {"EQ_TAC"}),
+    ("p /\\ q ==> q /\\ p", {"EQ_TAC", "GEN_TAC", "CONJ_TAC"}, {"STRIP_TAC", "DISCH_TAC"}),
+    ("~(p /\\ ~p)", {"EQ_TAC", "CONJ_TAC", "GEN_TAC"}, {"STRIP_TAC", "DISCH_TAC"}),
+])
+def test_structural_tactics_are_proposed_only_on_conclusions_they_can_apply_to(backend, statement, fails, may_work):
+    """HOL Light's EQ_TAC needs <=>, CONJ_TAC /\\, GEN_TAC !, DISCH_TAC ==> or ~, STRIP_TAC one of !, /\\, ==>, ~:
+    the head constant of the goal's conclusion, read from its s-expression (``_head``)."""
+    from aitp_gym.agents.holist_knn import _head, _may_apply
+    from aitp_gym.envs.holist.backend import HOLGoal
+    from aitp_gym.envs.holist.grammar import parse_tactic
+    from aitp_gym.tree import Goal, OutcomeKind
+
+    sexp = {"!m n. m + n = n + m": _goal(backend, "ADD_SYM").data.sexp}.get(statement)
+    if sexp is None:
+        from aitp_gym.envs.holist.prover import hol_light_available
+
+        if not hol_light_available():
+            pytest.skip("HOL Light is not installed: the statement is parsed by it")
+        sexp = backend.custom_theorem({"statement": statement}).data["sexp"]
+    head = _head(sexp)
+    for tactic in fails:
+        assert not _may_apply(tactic.split()[0], head, ""), (statement, tactic)
+    for tactic in may_work:
+        assert _may_apply(tactic.split()[0], head, ""), (statement, tactic)
+    # and HOL Light agrees on every one
+    from aitp_gym.envs.holist.prover import hol_light_available
+
+    if hol_light_available():
+        goal = Goal(statement, sexp, HOLGoal(sexp, len(backend.database.entries), (), statement))
+        for tactic in fails:
+            parse_tactic(tactic)
+            assert backend.apply(goal, tactic).kind is OutcomeKind.ERROR, (statement, tactic)
+        for tactic in may_work:
+            assert not backend.apply(goal, tactic).failed, (statement, tactic)

@@ -13,7 +13,7 @@ from doubles import ROOT  # noqa: E402
 from aitp_gym.envs.holist.prover import hol_light_available  # noqa: E402
 from aitp_gym.loop import Loop, check_before_work, load_config  # noqa: E402
 
-TINY = ["rounds=1", "workers=1", "prove.max_expansions=4", "prove.train_theorems=4", "prove.train_pool_size=4",
+TINY = ["rounds=1", "workers=1", "prove.max_expansions=8", "prove.train_theorems=8", "prove.train_pool_size=8",
         "prove.eval_theorems=4", "prove.brute_force_reference=false"]
 
 
