@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from aitp_gym.agents.models import MODEL_FILE, read_model_file, write_model_file
-from aitp_gym.envs.holist.backend import _TOKENS, HOLGoal, HOListBackend, _PremiseIndex
+from aitp_gym.envs.holist.backend import _TOKENS, HOLGoal, HOListBackend
 from aitp_gym.envs.holist.grammar import INT, TACTICS, THM, THMS, TacticCall, TacticSyntaxError, parse_tactic
 
 MEMORY_FILE = "knn_memory.json.gz"
@@ -261,7 +261,6 @@ class TacticKNNPolicy:
         self._entries: list[_Entry | None] = []
         self._index = TfIdf()
         self._seen: set[tuple[str, str]] = set()
-        self._premise_index: _PremiseIndex | None = None
 
     # ------------------------------------------------------------------ the models registry
     @classmethod
@@ -386,7 +385,7 @@ class TacticKNNPolicy:
     def _premises(self, text: str, before: int, votes: dict[str, float], count: int) -> list[str]:
         """This goal's premises: the neighbours' premises (normalised votes) blended with TF-IDF similarity."""
         s = self.settings
-        tfidf = self._premise_scores(text, before, 4 * count)
+        tfidf = self.backend.premise_index.top_scored(text, before, 4 * count)
         blended: dict[str, float] = defaultdict(float)
         if votes:
             top_vote = max(votes.values())
@@ -398,21 +397,6 @@ class TacticKNNPolicy:
                 blended[n] += (1 - s.premise_blend) * v / top_score
         return [name for name, _ in sorted(blended.items(), key=lambda kv: (-kv[1], kv[0]))[:count]]
 
-    def _premise_scores(self, text: str, before: int, k: int) -> list[tuple[str, float]]:
-        """The ``k`` theorems before ``before`` most similar to ``text`` (TF-IDF, as the baseline ranks them)."""
-        if self._premise_index is None:
-            self._premise_index = _PremiseIndex(self.backend.database)
-        index = self._premise_index
-        scores = np.zeros(len(index.names))
-        for tok, c in Counter(_TOKENS.findall(text)).items():
-            if tok in index.postings:
-                idx, w = index.postings[tok]
-                scores[idx] += w * (1 + math.log(c)) * index.idf[tok]
-        if before <= 0:
-            return []
-        head = scores[:before]
-        best = np.argsort(-head, kind="stable")[:k]
-        return [(index.names[i], float(head[i])) for i in best if head[i] > 0]
 
 
 def _adapted(name: str, kind: str, premises: list[str]) -> list[str]:

@@ -126,9 +126,7 @@ class HOListBackend:
         with self._lock:
             if self._worker is None or not self._worker.alive:
                 self._worker = server.connect(status)
-        self.database  # noqa: B018 -- from the shipped cache, or built once from the prover
-        if self._premise_index is None:
-            self._premise_index = _PremiseIndex(self.database)
+        self.premise_index  # noqa: B018 -- the database (shipped, or built once from the prover) and its index
 
     # ------------------------------------------------------------------ database
     @property
@@ -136,6 +134,13 @@ class HOListBackend:
         if self._db is None:
             self._db = load_database(fetch_raw=lambda: self._request("THEOREMS", 300.0))
         return self._db
+
+    @property
+    def premise_index(self) -> _PremiseIndex:
+        """TF-IDF over the database's statements (built on first use; needs no prover)."""
+        if self._premise_index is None:
+            self._premise_index = _PremiseIndex(self.database)
+        return self._premise_index
 
     def theorems(self, split: str) -> Sequence[Theorem]:
         if split not in SPLITS:
@@ -319,9 +324,7 @@ class HOListBackend:
         """A handful of tactics: structural ones, decision procedures, and rewriting or MESON with
         the premises most similar to the goal (TF-IDF over tokens) among those allowed."""
         state: HOLGoal = goal.data
-        if self._premise_index is None:
-            self._premise_index = _PremiseIndex(self.database)
-        top = self._premise_index.top(goal.text, state.theorem_index, self.premises_per_tactic)
+        top = self.premise_index.top(goal.text, state.theorem_index, self.premises_per_tactic)
         premises = "; ".join(top)
         out = ["ARITH_TAC", "CONJ_TAC", "DISCH_TAC", "GEN_TAC", "EQ_TAC", "STRIP_TAC", "REWRITE_TAC []"]
         if state.hyps:
@@ -414,11 +417,15 @@ class _PremiseIndex:
         self.postings = {tok: (np.array([i for i, _ in p]), np.array([w for _, w in p])) for tok, p in postings.items()}
 
     def top(self, text: str, before: int, k: int) -> list[str]:
+        return [name for name, _ in self.top_scored(text, before, k)]
+
+    def top_scored(self, text: str, before: int, k: int) -> list[tuple[str, float]]:
+        """The ``k`` theorems before position ``before`` most similar to ``text``, with their scores (positive)."""
         scores = np.zeros(len(self.names))
         for tok, c in Counter(_TOKENS.findall(text)).items():
             if tok in self.postings:
                 idx, w = self.postings[tok]
                 scores[idx] += w * (1 + math.log(c)) * self.idf[tok]
         scores[before:] = -1.0
-        best = np.argsort(-scores[:before], kind="stable")[:k] if before else []
-        return [self.names[i] for i in best if scores[i] > 0]
+        best = np.argsort(-scores[:before], kind="stable")[:k] if before > 0 else []
+        return [(self.names[i], float(scores[i])) for i in best if scores[i] > 0]
